@@ -1,0 +1,49 @@
+/**
+ * The contract between the runner and a service.
+ *
+ * A service definition names itself, brings the TypeBox schema of its YAML file (which holds
+ * every default), and a `create()` that receives the frozen, validated config and a context
+ * (logger, metrics registry, data dir, clock) and returns a started-on-demand Service.
+ * The runner calls `start()` in the order of services/index.ts under a deadline and `stop()`
+ * in reverse order. `reload()` is optional (SIGHUP, admin `POST /reload`).
+ */
+import type { TSchema, Static } from '@sinclair/typebox';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Clock } from './clock.js';
+
+export interface ServiceContext {
+  /** Child logger tagged `{ svc: name }`. */
+  readonly log: Logger;
+  /** Process-wide metrics registry; metric names start with `<svc>_`. */
+  readonly metrics: Registry;
+  /** Directory for this process's persistent state (SQLite files). Created by the runner. */
+  readonly dataDir: string;
+  /** Directory the config file was read from; relative paths in a config resolve here. */
+  readonly configDir: string;
+  readonly clock: Clock;
+}
+
+export interface Service {
+  /** Bind sockets, load state. Resolves when the service is ready to serve. */
+  start(): Promise<void>;
+  /** Stop accepting, finish or drop in-flight work, release every resource. */
+  stop(): Promise<void>;
+  /** Re-read what can change without a restart (zones, sites). Must not drop traffic. */
+  reload?(): Promise<void>;
+  /** True while the service can serve (drives /readyz). */
+  ready(): boolean;
+}
+
+export interface ServiceDefinition<S extends TSchema = TSchema> {
+  readonly name: string;
+  /** Schema of `<name>.yaml`; must have `enabled` and `additionalProperties: false`. */
+  readonly config: S;
+  /** Optional semantic checks beyond the schema: return `/path: message` strings. */
+  readonly check?: (cfg: Static<S>, configDir: string) => string[];
+  readonly create: (cfg: Static<S>, ctx: ServiceContext) => Service;
+}
+
+export function defineService<S extends TSchema>(def: ServiceDefinition<S>): ServiceDefinition<S> {
+  return def;
+}
