@@ -1,0 +1,125 @@
+/**
+ * Schema of `dns.yaml`: every default lives here, with a description per field.
+ * Semantic checks (zone files exist, CIDRs parse) are in `checkDnsConfig`.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { checkCidrs } from '../../src/net/cidr.js';
+import { nameFromText } from './name.js';
+
+const Listen = Type.Object(
+  {
+    address: Type.String({ default: '127.0.0.1', description: 'IPv4 or IPv6 address to bind (UDP and TCP)' }),
+    port: Type.Integer({ default: 53, minimum: 0, maximum: 65535, description: 'Port; 0 picks a free one (tests)' }),
+  },
+  { additionalProperties: false },
+);
+
+const ZoneEntry = Type.Object(
+  {
+    origin: Type.String({ description: 'Zone name, e.g. TIC2023.com' }),
+    file: Type.String({ description: 'RFC 1035 master file, relative to the config dir' }),
+  },
+  { additionalProperties: false },
+);
+
+export const DnsConfig = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'Run this service when no service is named' }),
+    listen: Type.Array(Listen, {
+      default: [{ address: '127.0.0.1', port: 53 }],
+      description: 'Addresses to serve on, UDP and TCP each',
+    }),
+    zones: Type.Array(ZoneEntry, { default: [], description: 'Zones served authoritatively' }),
+    transfer: Type.Object(
+      {
+        allow: Type.Array(Type.String(), {
+          default: [],
+          description: "Networks (CIDR) allowed AXFR/IXFR over TCP; default none, like BIND's allow-transfer { none; }",
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    version: Type.Union([Type.String(), Type.Null()], {
+      default: null,
+      description: 'Answer for version.bind CH TXT; null hides it (REFUSED), as `version none;`',
+    }),
+    hostname: Type.Union([Type.String(), Type.Null()], {
+      default: null,
+      description: 'Answer for hostname.bind / id.server CH TXT; null hides it',
+    }),
+    udpSize: Type.Integer({
+      default: 1232,
+      minimum: 512,
+      maximum: 4096,
+      description: 'Largest UDP reply (EDNS payload size); 1232 avoids IP fragmentation (DNS Flag Day 2020)',
+    }),
+    minimalResponses: Type.Union(
+      [Type.Literal('no'), Type.Literal('yes'), Type.Literal('no-auth'), Type.Literal('no-auth-recursive')],
+      { default: 'no-auth-recursive', description: "BIND's minimal-responses: when NS go into the authority section" },
+    ),
+    tcp: Type.Object(
+      {
+        idleTimeoutMs: Type.Integer({
+          default: 10000,
+          minimum: 100,
+          description: "Close a TCP connection idle this long (RFC 7766 §6.2.3; BIND's tcp-idle-timeout is 30 s, we keep 10 s)",
+        }),
+        maxConnections: Type.Integer({ default: 150, minimum: 1, description: "Concurrent TCP clients (BIND's tcp-clients default)" }),
+        maxPipelined: Type.Integer({
+          default: 64,
+          minimum: 1,
+          description: 'Queries in flight per TCP connection before reading pauses (RFC 7766 §6.2.1.1)',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    answerCache: Type.Object(
+      {
+        entries: Type.Integer({
+          default: 20000,
+          minimum: 0,
+          description: 'Ready-made wire answers kept, keyed by the query bytes; 0 disables; cleared on reload',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    forward: Type.Object(
+      {
+        networks: Type.Array(Type.String(), {
+          default: [],
+          description: 'Client networks (CIDR) whose queries outside our zones are forwarded; others get REFUSED',
+        }),
+        upstreams: Type.Array(Type.String(), {
+          default: [],
+          description: 'Resolvers to forward to, "address" or "address:port" ([v6]:port)',
+        }),
+        timeoutMs: Type.Integer({ default: 2000, minimum: 100, description: 'Per upstream try' }),
+        cacheEntries: Type.Integer({ default: 5000, minimum: 0, description: 'Forwarded answers cached (TTL-bound)' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type DnsConfig = Static<typeof DnsConfig>;
+
+export function checkDnsConfig(cfg: DnsConfig, configDir: string): string[] {
+  const out: string[] = [];
+  cfg.zones.forEach((z, i) => {
+    try {
+      nameFromText(z.origin.endsWith('.') ? z.origin : z.origin + '.');
+    } catch (e) {
+      out.push(`/zones/${i}/origin: ${(e as Error).message}`);
+    }
+    const file = resolve(configDir, z.file);
+    if (!existsSync(file)) out.push(`/zones/${i}/file: ${file} does not exist; fix the path (relative to ${configDir})`);
+  });
+  checkCidrs(cfg.transfer.allow).forEach((m) => out.push(`/transfer/allow: ${m}`));
+  checkCidrs(cfg.forward.networks).forEach((m) => out.push(`/forward/networks: ${m}`));
+  if (cfg.forward.networks.length > 0 && cfg.forward.upstreams.length === 0) {
+    out.push('/forward/upstreams: forwarding networks are set but no upstream resolver; add one or clear forward.networks');
+  }
+  return out;
+}

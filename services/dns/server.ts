@@ -1,0 +1,296 @@
+/**
+ * The DNS socket adapter: UDP and TCP listeners per configured address, the answer cache
+ * in front of the pure handler, zone (re)loading, metrics and logs.
+ *
+ * UDP: one datagram in, at most one out. TCP (RFC 7766): 2-byte framing, pipelined queries
+ * answered in order, idle timeout (§6.2.3), a connection limit (§6.2.2: BIND's tcp-clients).
+ * Any exception out of the handler is a bug: logged with its stack, counted, answered
+ * SERVFAIL, and serving goes on (DESIGN.md rule 2).
+ */
+import { createSocket, type Socket as UdpSocket, type RemoteInfo } from 'node:dgram';
+import { createServer, isIPv6, type Server as TcpServer, type Socket as TcpSocket, type AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { CidrList } from '../../src/net/cidr.js';
+import { handleQuery, type DnsPolicy, type Outcome } from './handler.js';
+import { bareReply, RCODE, HEADER_SIZE } from './message.js';
+import { typeToText } from './rr.js';
+import { nameFromText } from './name.js';
+import { ZoneSet } from './zone-set.js';
+import { AnswerCache } from './answer-cache.js';
+import { TcpFramer, frame } from './tcp-framing.js';
+import { loadZoneFile } from './zone-store.js';
+import type { DnsConfig } from './config.js';
+import type { DnsMetrics } from './metrics.js';
+import type { Zone } from './zone.js';
+import { Forwarder } from './forward-adapter.js';
+
+const RCODE_TEXT = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'];
+
+function rcodeText(r: number): string {
+  return r === 16 ? 'BADVERS' : (RCODE_TEXT[r] ?? `RCODE${r}`);
+}
+
+export class ZoneLoadError extends Error {
+  readonly code = 'ERR_DNS_ZONE_LOAD';
+}
+
+export class DnsServer {
+  private zones = new ZoneSet([]);
+  private readonly cache: AnswerCache;
+  private readonly policy: DnsPolicy;
+  private readonly udp: UdpSocket[] = [];
+  private readonly tcp: TcpServer[] = [];
+  private readonly conns = new Set<TcpSocket>();
+  private readonly forwarder: Forwarder | undefined;
+  private qtypeText = new Map<number, string>();
+  private started = false;
+  /** Bound addresses after start (port 0 resolved), for tests. */
+  readonly bound: { address: string; port: number }[] = [];
+
+  constructor(
+    private readonly cfg: DnsConfig,
+    private readonly configDir: string,
+    private readonly log: Logger,
+    private readonly metrics: DnsMetrics,
+  ) {
+    this.cache = new AnswerCache(cfg.answerCache.entries);
+    this.policy = {
+      udpSize: cfg.udpSize,
+      version: cfg.version,
+      hostname: cfg.hostname,
+      minimalResponses: cfg.minimalResponses,
+      transferAllow: new CidrList(cfg.transfer.allow),
+      forwardNetworks: cfg.forward.networks.length > 0 ? new CidrList(cfg.forward.networks) : undefined,
+    };
+    if (cfg.forward.networks.length > 0) {
+      this.forwarder = new Forwarder(cfg.forward, log);
+    }
+  }
+
+  /** Load every zone; with `keepOld`, a zone that fails keeps its previous version. */
+  loadZones(keepOld: boolean): { ok: boolean; errors: string[] } {
+    const next: Zone[] = [];
+    const errors: string[] = [];
+    for (const z of this.cfg.zones) {
+      const r = loadZoneFile(z.origin, z.file, this.configDir);
+      for (const w of r.warnings) this.log.warn({ zone: r.origin }, w);
+      if (r.zone) {
+        next.push(r.zone);
+        this.metrics.zoneSerial.set({ zone: r.origin }, r.zone.serial);
+        this.metrics.zoneRecords.set({ zone: r.origin }, r.zone.recordCount);
+        this.log.info({ zone: r.origin, serial: r.zone.serial, records: r.zone.recordCount, file: r.file }, 'zone loaded');
+      } else {
+        errors.push(...r.errors);
+        for (const e of r.errors) this.log.error({ zone: r.origin }, e);
+        const old = keepOld ? this.zones.get(this.originOf(z.origin)) : undefined;
+        if (old) {
+          next.push(old);
+          this.log.warn({ zone: r.origin, serial: old.serial }, 'zone file has errors; previous version keeps serving');
+        }
+      }
+    }
+    this.zones = new ZoneSet(next);
+    this.cache.clear();
+    return { ok: errors.length === 0, errors };
+  }
+
+  private originOf(text: string): Uint8Array {
+    return nameFromText(text.endsWith('.') ? text : text + '.');
+  }
+
+  async start(): Promise<void> {
+    const r = this.loadZones(false);
+    if (!r.ok) throw new ZoneLoadError(`zone files have errors:\n  ${r.errors.join('\n  ')}`);
+    for (const l of this.cfg.listen) {
+      const udp = createSocket({ type: isIPv6(l.address) ? 'udp6' : 'udp4', reuseAddr: false });
+      await new Promise<void>((ok, fail) => {
+        udp.once('error', fail);
+        udp.bind(l.port, l.address, () => {
+          udp.off('error', fail);
+          ok();
+        });
+      });
+      const port = udp.address().port;
+      try {
+        // A burst of queries must not overflow the kernel's default socket buffer.
+        udp.setRecvBufferSize(4 * 1024 * 1024);
+        udp.setSendBufferSize(4 * 1024 * 1024);
+      } catch {
+        /* capped by net.core.rmem_max; the default still works */
+      }
+      udp.on('message', (msg, rinfo) => this.onUdp(udp, msg, rinfo));
+      udp.on('error', (e) => this.log.error({ err: e }, 'udp socket error'));
+      this.udp.push(udp);
+      // TCP on the same port as UDP (a port-0 UDP bind chooses it for both).
+      const tcp = createServer({ noDelay: true }, (s) => this.onTcp(s));
+      tcp.maxConnections = this.cfg.tcp.maxConnections;
+      await new Promise<void>((ok, fail) => {
+        tcp.once('error', fail);
+        tcp.listen(port, l.address, () => {
+          tcp.off('error', fail);
+          ok();
+        });
+      });
+      tcp.on('error', (e) => this.log.error({ err: e }, 'tcp server error'));
+      this.tcp.push(tcp);
+      this.bound.push({ address: l.address, port: (tcp.address() as AddressInfo).port });
+      this.log.info({ address: l.address, port }, 'listening (udp, tcp)');
+    }
+    this.started = true;
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    for (const u of this.udp) u.close();
+    for (const c of this.conns) c.destroy();
+    await Promise.all(this.tcp.map((t) => new Promise<void>((ok) => t.close(() => ok()))));
+    this.forwarder?.close();
+    this.udp.length = 0;
+    this.tcp.length = 0;
+  }
+
+  ready(): boolean {
+    return this.started;
+  }
+
+  async reload(): Promise<void> {
+    const r = this.loadZones(true);
+    if (!r.ok) throw new ZoneLoadError(r.errors.join('; '));
+  }
+
+  private qtypeName(t: number): string {
+    let s = this.qtypeText.get(t);
+    if (s === undefined) {
+      // Bound the label set: unusual types share one label.
+      s = t < 0 ? 'none' : this.qtypeText.size < 64 ? typeToText(t) : 'other';
+      this.qtypeText.set(t, s);
+    }
+    return s;
+  }
+
+  /** Handle with the safety net: a bug becomes SERVFAIL, never a crash. */
+  private handle(msg: Uint8Array, transport: 'udp' | 'tcp', client: string): Outcome {
+    try {
+      return handleQuery(msg, this.zones, this.policy, { transport, client });
+    } catch (e) {
+      this.log.error({ err: e, client, transport, query: Buffer.from(msg).toString('base64') }, 'handler bug: answered SERVFAIL');
+      this.metrics.errors.inc(['handler']);
+      return { kind: 'reply', bytes: bareReply(msg, RCODE.SERVFAIL), qtype: -1, rcode: RCODE.SERVFAIL, cacheable: false, truncated: false };
+    }
+  }
+
+  private onUdp(sock: UdpSocket, msg: Buffer, rinfo: RemoteInfo): void {
+    const t0 = performance.now();
+    if (msg.length < HEADER_SIZE) {
+      this.metrics.dropped.inc(['short']);
+      return;
+    }
+    const key = this.cache.maxEntries > 0 ? AnswerCache.key('udp', msg) : '';
+    const hit = key ? this.cache.get(key, msg) : undefined;
+    if (hit) {
+      sock.send(hit, rinfo.port, rinfo.address);
+      this.metrics.cacheHits.inc(['udp']);
+      this.countHit(hit, msg, 'udp', t0);
+      return;
+    }
+    const out = this.handle(msg, 'udp', rinfo.address);
+    this.finishUdp(sock, msg, rinfo, out, key, t0);
+  }
+
+  private countHit(reply: Uint8Array, query: Uint8Array, transport: string, t0: number): void {
+    // qtype sits right after the question name; the cache key guarantees a valid question.
+    let p = HEADER_SIZE;
+    while (query[p] !== 0 && p < query.length) p += query[p]! + 1;
+    const qtype = (query[p + 1]! << 8) | query[p + 2]!;
+    this.metrics.queries.inc([this.qtypeName(qtype), rcodeText(reply[3]! & 0xf), transport]);
+    this.metrics.latency.observe((performance.now() - t0) / 1000);
+  }
+
+  private finishUdp(sock: UdpSocket, msg: Uint8Array, rinfo: RemoteInfo, out: Outcome, key: string, t0: number): void {
+    switch (out.kind) {
+      case 'drop':
+        this.metrics.dropped.inc([out.reason]);
+        return;
+      case 'reply':
+        sock.send(out.bytes, rinfo.port, rinfo.address);
+        if (out.cacheable && key) this.cache.set(key, out.bytes);
+        if (out.truncated) this.metrics.truncated.inc(['udp']);
+        this.metrics.queries.inc([this.qtypeName(out.qtype), rcodeText(out.rcode), 'udp']);
+        this.metrics.latency.observe((performance.now() - t0) / 1000);
+        return;
+      case 'transfer':
+        return; // handleQuery never transfers over UDP
+      case 'forward':
+        this.forward(out, 'udp', (bytes) => sock.send(bytes, rinfo.port, rinfo.address), t0);
+        return;
+    }
+  }
+
+  private forward(out: Extract<Outcome, { kind: 'forward' }>, transport: 'udp' | 'tcp', send: (b: Uint8Array) => void, t0: number): void {
+    if (!this.forwarder) return;
+    this.forwarder.resolve(out.query, transport).then(
+      (bytes) => {
+        send(bytes);
+        this.metrics.queries.inc([this.qtypeName(out.qtype), rcodeText(bytes[3]! & 0xf), transport]);
+        this.metrics.latency.observe((performance.now() - t0) / 1000);
+      },
+      (e: unknown) => {
+        this.log.error({ err: e }, 'forwarder bug');
+        this.metrics.errors.inc(['forward']);
+      },
+    );
+  }
+
+  private onTcp(s: TcpSocket): void {
+    const client = s.remoteAddress ?? '';
+    this.conns.add(s);
+    this.metrics.tcpConnections.set(this.conns.size);
+    const framer = new TcpFramer();
+    s.setTimeout(this.cfg.tcp.idleTimeoutMs, () => {
+      // RFC 7766 §6.2.3: the server closes idle connections.
+      s.destroy();
+    });
+    s.on('data', (chunk: Buffer) => {
+      for (const msg of framer.push(chunk)) {
+        const t0 = performance.now();
+        if (msg.length < HEADER_SIZE) {
+          this.metrics.dropped.inc(['short']);
+          continue;
+        }
+        const key = this.cache.maxEntries > 0 ? AnswerCache.key('tcp', msg) : '';
+        const hit = key ? this.cache.get(key, msg) : undefined;
+        if (hit) {
+          s.write(frame(hit));
+          this.metrics.cacheHits.inc(['tcp']);
+          this.countHit(hit, msg, 'tcp', t0);
+          continue;
+        }
+        const out = this.handle(msg, 'tcp', client);
+        switch (out.kind) {
+          case 'drop':
+            this.metrics.dropped.inc([out.reason]);
+            break;
+          case 'reply':
+            s.write(frame(out.bytes));
+            if (out.cacheable && key) this.cache.set(key, out.bytes);
+            this.metrics.queries.inc([this.qtypeName(out.qtype), rcodeText(out.rcode), 'tcp']);
+            this.metrics.latency.observe((performance.now() - t0) / 1000);
+            break;
+          case 'transfer':
+            for (const m of out.messages) s.write(frame(m));
+            this.log.info({ client, zone: out.zone, records: out.records, messages: out.messages.length }, 'zone transfer');
+            this.metrics.queries.inc([this.qtypeName(out.qtype), 'NOERROR', 'tcp']);
+            break;
+          case 'forward':
+            this.forward(out, 'tcp', (b) => s.writable && s.write(frame(b)), t0);
+            break;
+        }
+      }
+    });
+    s.on('error', () => s.destroy());
+    s.on('close', () => {
+      this.conns.delete(s);
+      this.metrics.tcpConnections.set(this.conns.size);
+    });
+  }
+}

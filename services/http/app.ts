@@ -1,0 +1,373 @@
+/**
+ * `buildApp(cfg, deps)`: the Fastify instance serving every site, without listening
+ * (tests drive it with `inject()`; server.ts puts it behind the listeners).
+ *
+ * One catch-all route takes every method and path; methods Fastify does not route land in
+ * the not-found handler, which is the same function. Per request:
+ *   1. request target too long → 414 (nginx large_client_header_buffers), target not
+ *      origin/absolute-form, bad percent-encoding or traversal → 400 (request-target.ts);
+ *   2. HTTP/1.1 without Host, or an invalid Host → 400 (RFC 9112 §3.2); otherwise the site
+ *      is chosen by vhost.ts (absolute-form authority first, RFC 9112 §3.2.2);
+ *   3. declared body larger than maxBodyBytes → 413 (RFC 9110 §15.5.14);
+ *   4. plain HTTP to a site with redirectToHttps → 301 to https;
+ *   5. a proxy prefix → proxy.ts; else only GET and HEAD → 405 with Allow (§15.5.6);
+ *   6. static-files.ts makes a plan, written here. Error statuses use the site's error
+ *      page when it has one (nginx error_page), the built-in page otherwise.
+ * The onResponse hook counts (metrics.ts) and writes the access log line; errors a site
+ * would want to know (404, 403, 5xx) go to its error log.
+ *
+ * Bugs (exceptions) are logged with their stack, counted and answered 500; serving goes on.
+ *
+ * Left out: HTTP/2 (Fastify can, the Pi's clients do not need it), trailers.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { createGzip, createBrotliCompress, gzip, brotliCompress, constants as zc } from 'node:zlib';
+import { promisify } from 'node:util';
+import pino, { type Logger } from 'pino';
+import { Registry } from 'prom-client';
+import type { HttpConfig } from './config.js';
+import { systemClock, type Clock } from '../../src/clock.js';
+import { buildHostTable, isValidHost, type HostTable } from './vhost.js';
+import { parseTarget } from './request-target.js';
+import { FileCache } from './file-cache.js';
+import { serveStatic, type Compressor, type Plan } from './static-files.js';
+import { defaultErrorBody } from './error-page.js';
+import { renderAutoindex } from './autoindex.js';
+import { combinedLine, errorLine } from './access-log.js';
+import { createHttpMetrics, type HttpMetrics } from './metrics.js';
+import { compileSites, type Site } from './sites.js';
+import { matchProxy, upstreamTarget, forwardRequestHeaders, forwardResponseHeaders, proxyRequest, UpstreamError } from './proxy.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The site serving this request (set by the handler; the default one before routing). */
+    site: Site | null;
+    /** Body bytes sent, for the access log and metrics. */
+    bodyBytes: number;
+  }
+  interface FastifyInstance {
+    http: HttpState;
+  }
+}
+
+export interface AppDeps {
+  readonly configDir: string;
+  readonly dataDir?: string;
+  readonly log?: Logger;
+  readonly registry?: Registry;
+  readonly clock?: Clock;
+}
+
+/** What the service and the server adapter need to reach inside the app. */
+export interface HttpState {
+  readonly sites: readonly Site[];
+  readonly hosts: HostTable<Site>;
+  readonly cache: FileCache;
+  readonly metrics: HttpMetrics;
+  /** Port used in https redirects (set by server.ts once listening). */
+  httpsPort: number;
+  /** Close the log files. */
+  closeLogs(): Promise<void>;
+  /** Forget cached files and reopen logs (SIGHUP / POST /reload). */
+  reload(): Promise<void>;
+}
+
+const gzipP = promisify(gzip);
+const brotliP = promisify(brotliCompress);
+const ALLOW = 'GET, HEAD';
+
+export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
+  const log = deps.log ?? pino({ level: 'silent' });
+  const clock = deps.clock ?? systemClock;
+  const metrics = createHttpMetrics(deps.registry ?? new Registry());
+  const sites = compileSites(cfg, { configDir: deps.configDir, dataDir: deps.dataDir ?? deps.configDir }, metrics);
+  const hosts = buildHostTable(sites.map((s) => ({ serverNames: s.serverNames, isDefault: s.isDefault, site: s })));
+  const defaultSite = hosts.select(undefined);
+  const cache = new FileCache(cfg.fileCache, () => clock.monotonic());
+  metrics.cacheStats = () => ({ entries: cache.size, bytes: cache.bodyBytes });
+  const limits = cfg.limits;
+  const pid = process.pid;
+
+  const compressor: Compressor = {
+    minBytes: cfg.compression.minBytes,
+    async compress(body, coding) {
+      const z =
+        coding === 'gzip'
+          ? await gzipP(body, { level: cfg.compression.gzipLevel })
+          : await brotliP(body, {
+              params: {
+                [zc.BROTLI_PARAM_QUALITY]: cfg.compression.brotliQuality,
+                [zc.BROTLI_PARAM_SIZE_HINT]: body.length,
+              },
+            });
+      return z.length < body.length ? z : null;
+    },
+  };
+
+  const state: HttpState = {
+    sites,
+    hosts,
+    cache,
+    metrics,
+    httpsPort: cfg.https.port,
+    async closeLogs() {
+      for (const s of sites) {
+        await s.accessLog?.close();
+        await s.errorLog?.close();
+      }
+    },
+    async reload() {
+      cache.clear();
+      for (const s of sites) {
+        await s.accessLog?.reopen();
+        await s.errorLog?.reopen();
+      }
+    },
+  };
+
+  const app = Fastify({
+    logger: false,
+    disableRequestLogging: true,
+    requestIdHeader: false,
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+    bodyLimit: limits.maxBodyBytes,
+    // fastify decodes the path only to route, and we route everything to one handler
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: limits.maxUriBytes },
+    frameworkErrors: (err, request, reply) => {
+      request.site = defaultSite;
+      void sendError(request, reply, 400, err.message);
+    },
+  });
+  app.decorate('http', state);
+  app.decorateRequest('site', null);
+  app.decorateRequest('bodyBytes', 0);
+
+  // Bodies are not parsed: the static handler ignores them and the proxy streams them.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+
+  function errorLogLine(request: FastifyRequest, site: Site, level: 'error' | 'crit' | 'warn' | 'info', message: string): void {
+    if (site.errorLog === null) return;
+    const raw = request.raw;
+    site.errorLog.line(
+      errorLine(
+        {
+          level,
+          message,
+          client: raw.socket?.remoteAddress ?? '-',
+          server: site.serverNames[0] ?? site.name,
+          request: `${raw.method} ${raw.url} HTTP/${raw.httpVersion}`,
+          host: raw.headers.host,
+        },
+        clock.now(),
+        pid,
+      ),
+    );
+  }
+
+  async function sendError(request: FastifyRequest, reply: FastifyReply, status: number, reason: string, extra?: Record<string, string>): Promise<FastifyReply> {
+    const site = request.site ?? defaultSite;
+    reply.code(status);
+    if (extra !== undefined) reply.headers(extra);
+    // RFC 9112 §9.6: after a request we could not read safely, close the connection
+    if (status === 400 || status === 408 || status === 413 || status === 414 || status === 431) reply.header('connection', 'close');
+    const page = site.errorPages.get(status);
+    let body: Buffer | undefined;
+    let type = 'text/html; charset=utf-8';
+    if (page !== undefined) {
+      const e = await cache.lookup(site, site.keyPrefix + page, page);
+      if (e.kind === 'file') {
+        body = e.body;
+        type = e.contentType;
+        if (body === undefined) {
+          reply.header('content-type', type).header('content-length', e.size);
+          request.bodyBytes = request.raw.method === 'HEAD' ? 0 : e.size;
+          return reply.send(createReadStream(e.absPath));
+        }
+      }
+    }
+    body ??= defaultErrorBody(status);
+    request.bodyBytes = request.raw.method === 'HEAD' ? 0 : body.length;
+    return reply.header('content-type', type).header('content-length', body.length).send(body);
+  }
+
+  async function writePlan(request: FastifyRequest, reply: FastifyReply, site: Site, plan: Plan, isHead: boolean): Promise<FastifyReply> {
+    switch (plan.kind) {
+      case 'buffer':
+        reply.code(plan.status).headers(plan.headers);
+        if (plan.body === undefined) return reply.send();
+        request.bodyBytes = isHead ? 0 : plan.body.length;
+        return reply.send(isHead ? undefined : plan.body);
+      case 'file': {
+        reply.code(plan.status).headers(plan.headers);
+        if (isHead) return reply.send();
+        if (plan.end < plan.start) {
+          return reply.send(Buffer.alloc(0));
+        }
+        const stream = createReadStream(plan.absPath, { start: plan.start, end: plan.end, highWaterMark: 64 * 1024 });
+        if (plan.compress === 'identity') {
+          request.bodyBytes = plan.end - plan.start + 1;
+          return reply.send(stream);
+        }
+        const z =
+          plan.compress === 'gzip'
+            ? createGzip({ level: cfg.compression.gzipLevel })
+            : createBrotliCompress({ params: { [zc.BROTLI_PARAM_QUALITY]: cfg.compression.brotliQuality } });
+        z.on('data', (c: Buffer) => (request.bodyBytes += c.length));
+        stream.on('error', (e) => z.destroy(e));
+        return reply.send(stream.pipe(z));
+      }
+      case 'redirect':
+        return sendError(request, reply, 301, 'directory', { location: plan.location });
+      case 'error':
+        if (plan.status === 404 || plan.status === 403) {
+          errorLogLine(request, site, 'error', `open() "${plan.absPath ?? ''}" failed (${plan.reason})`);
+        }
+        return sendError(request, reply, plan.status, plan.reason);
+      case 'autoindex': {
+        let html: Buffer;
+        try {
+          const ents = await readdir(plan.absPath, { withFileTypes: true });
+          html = Buffer.from(renderAutoindex(plan.path, ents.map((d) => ({ name: d.name, isDir: d.isDirectory() }))));
+        } catch (e) {
+          errorLogLine(request, site, 'error', `opendir() "${plan.absPath}" failed (${(e as Error).message})`);
+          return sendError(request, reply, 403, 'autoindex failed');
+        }
+        request.bodyBytes = isHead ? 0 : html.length;
+        reply.code(200).header('content-type', 'text/html; charset=utf-8').header('content-length', html.length);
+        return reply.send(isHead ? undefined : html);
+      }
+    }
+  }
+
+  async function proxy(request: FastifyRequest, reply: FastifyReply, site: Site, route: NonNullable<ReturnType<typeof matchProxy>>, target: string): Promise<FastifyReply> {
+    const raw = request.raw;
+    const encrypted = (raw.socket as { encrypted?: boolean } | null)?.encrypted === true;
+    const headers = forwardRequestHeaders(raw.headers, route, {
+      clientIp: raw.socket?.remoteAddress ?? '-',
+      proto: encrypted ? 'https' : 'http',
+      host: raw.headers.host,
+    });
+    try {
+      const up = await proxyRequest(route, raw.method ?? 'GET', target, headers, raw);
+      reply.code(up.statusCode ?? 502).headers(forwardResponseHeaders(up.headers));
+      const len = Number(up.headers['content-length']);
+      request.bodyBytes = raw.method === 'HEAD' ? 0 : Number.isFinite(len) ? len : 0;
+      if (!Number.isFinite(len)) up.on('data', (c: Buffer) => (request.bodyBytes += c.length));
+      return reply.send(up);
+    } catch (e) {
+      if (!(e instanceof UpstreamError)) throw e;
+      site.counters.upstreamErrors++;
+      errorLogLine(request, site, 'error', e.message);
+      return sendError(request, reply, e.status, e.message);
+    }
+  }
+
+  async function handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const raw = request.raw;
+    const url = raw.url ?? '/';
+    const target = parseTarget(url);
+    const host = target.ok && target.authority !== undefined ? target.authority : raw.headers.host;
+    request.site = defaultSite;
+    if (url.length > limits.maxUriBytes) return sendError(request, reply, 414, 'request target too long');
+    // RFC 9112 §3.2: "A server MUST respond with a 400 … to any HTTP/1.1 request message that
+    // lacks a Host header field … or a Host header field with an invalid field value."
+    if (host === undefined ? raw.httpVersion === '1.1' : host !== '' && !isValidHost(host)) {
+      return sendError(request, reply, 400, 'missing or invalid Host');
+    }
+    const site = hosts.select(host);
+    request.site = site;
+    const cl = raw.headers['content-length'];
+    if (cl !== undefined && Number(cl) > limits.maxBodyBytes) {
+      errorLogLine(request, site, 'error', `client intended to send too large body: ${cl} bytes`);
+      return sendError(request, reply, 413, 'body too large');
+    }
+    if (!target.ok) {
+      errorLogLine(request, site, 'info', `client sent invalid request target: ${target.reason}`);
+      return sendError(request, reply, 400, target.reason);
+    }
+    const encrypted = (raw.socket as { encrypted?: boolean } | null)?.encrypted === true;
+    if (site.redirectToHttps && !encrypted) {
+      const hostname = (host ?? site.serverNames[0] ?? 'localhost').replace(/:\d+$/, '');
+      const port = state.httpsPort === 443 ? '' : `:${state.httpsPort}`;
+      return sendError(request, reply, 301, 'https redirect', { location: `https://${hostname}${port}${target.rawPath}${target.query}` });
+    }
+    if (site.proxy.length > 0) {
+      const route = matchProxy(site.proxy, target.path);
+      if (route !== undefined) return proxy(request, reply, site, route, upstreamTarget(route, target.path, target.rawPath, target.query));
+    }
+    const method = raw.method ?? 'GET';
+    const isHead = method === 'HEAD';
+    if (method !== 'GET' && !isHead) {
+      // RFC 9110 §15.5.6: "The origin server MUST generate an Allow header field in a 405 response"
+      return sendError(request, reply, 405, 'method not allowed', { allow: ALLOW });
+    }
+    const plan = await serveStatic(
+      { method, path: target.path, rawPath: target.rawPath, query: target.query, headers: raw.headers },
+      site,
+      cache,
+      compressor,
+    );
+    return writePlan(request, reply, site, plan, isHead);
+  }
+
+  app.route({
+    method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
+    url: '*',
+    handler: handle,
+  });
+  app.setNotFoundHandler(handle);
+
+  app.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
+    const status = err.statusCode;
+    if (status !== undefined && status >= 400 && status < 500) return sendError(request, reply, status, err.message);
+    metrics.internalError();
+    log.error({ err, url: request.raw.url }, 'ERR_HTTP_INTERNAL: unexpected error while serving');
+    const site = request.site ?? defaultSite;
+    errorLogLine(request, site, 'crit', `internal error: ${err.message}`);
+    if (reply.sent || reply.raw.headersSent) {
+      reply.raw.destroy();
+      return reply;
+    }
+    reply.removeHeader('content-length').removeHeader('content-encoding').removeHeader('content-range').removeHeader('etag');
+    return sendError(request, reply, 500, 'internal error');
+  });
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const site = request.site ?? defaultSite;
+    const status = reply.statusCode;
+    const c = site.counters;
+    const cls = (status / 100) | 0;
+    if (cls >= 1 && cls <= 5) c.byClass[cls - 1]!++;
+    c.bytes += request.bodyBytes;
+    c.observe(reply.elapsedTime / 1000);
+    if (site.accessLog !== null) {
+      const raw = request.raw;
+      site.accessLog.line(
+        combinedLine(
+          {
+            remoteAddr: raw.socket?.remoteAddress ?? '-',
+            method: raw.method ?? '-',
+            url: raw.url ?? '-',
+            httpVersion: raw.httpVersion,
+            status,
+            bodyBytes: request.bodyBytes,
+            referer: raw.headers.referer,
+            userAgent: raw.headers['user-agent'],
+          },
+          clock.now(),
+        ),
+      );
+    }
+    done();
+  });
+
+  app.addHook('onClose', async () => {
+    await state.closeLogs();
+  });
+
+  return app;
+}

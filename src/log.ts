@@ -1,0 +1,20 @@
+/**
+ * Logging: one pino root logger per process, a child per service tagged `svc`.
+ *
+ * JSON lines on stdout (what `docker logs` and log shippers read); when stdout is a
+ * terminal, pino-pretty renders the same events for humans, synchronously in this thread
+ * (no transport worker: it would cost a thread and memory on a Pi).
+ */
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
+
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+export function createRootLogger(opts: { level: LevelWithSilent; format: LogFormat }): Logger {
+  const usePretty = opts.format === 'pretty' || (opts.format === 'auto' && process.stdout.isTTY === true);
+  const base = { level: opts.level, base: { pid: process.pid } };
+  if (usePretty) {
+    return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+  }
+  return pino(base);
+}
