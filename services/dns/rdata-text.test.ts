@@ -22,11 +22,23 @@ const TABLE: [string, string, string][] = [
   ['www 300 IN A 192.0.2.1', 'c0000201', '192.0.2.1'],
   ['www 300 IN A 0.0.0.0', '00000000', '0.0.0.0'],
   ['www 300 IN AAAA 2001:db8::1', '20010db8000000000000000000000001', '2001:db8::1'],
-  ['www 300 IN AAAA 2001:0DB8:0:0:1:0:0:1', '20010db8000000000001000000000001', '2001:db8::1:0:0:1'],
-  ['www 300 IN AAAA 2001:db8:0:1:1:1:1:1', '20010db8000000010001000100010001', '2001:db8:0:1:1:1:1:1'],
+  [
+    'www 300 IN AAAA 2001:0DB8:0:0:1:0:0:1',
+    '20010db8000000000001000000000001',
+    '2001:db8::1:0:0:1',
+  ],
+  [
+    'www 300 IN AAAA 2001:db8:0:1:1:1:1:1',
+    '20010db8000000010001000100010001',
+    '2001:db8:0:1:1:1:1:1',
+  ],
   ['www 300 IN AAAA ::', '00000000000000000000000000000000', '::'],
   ['www 300 IN AAAA ::ffff:192.0.2.1', '00000000000000000000ffffc0000201', '::ffff:192.0.2.1'],
-  ['www 300 IN AAAA 1:2:3:4:5:6:1.2.3.4', '00010002000300040005000601020304', '1:2:3:4:5:6:102:304'],
+  [
+    'www 300 IN AAAA 1:2:3:4:5:6:1.2.3.4',
+    '00010002000300040005000601020304',
+    '1:2:3:4:5:6:102:304',
+  ],
   ['@ 300 IN NS ns1', `036e7331${EXAMPLE_COM}`, 'ns1.example.com.'],
   ['@ 300 IN NS ns1.Other.NET.', '036e7331054f74686572034e455400', 'ns1.Other.NET.'],
   ['web1 300 IN CNAME www', `03777777${EXAMPLE_COM}`, 'www.example.com.'],
@@ -53,7 +65,11 @@ const TABLE: [string, string, string][] = [
     `0000000513c4037369 70${EXAMPLE_COM}`.replace(' ', ''),
     '0 5 5060 sip.example.com.',
   ],
-  ['@ 300 IN CAA 0 issue "letsencrypt.org"', '000569737375656c657473656e63727970742e6f7267', '0 issue "letsencrypt.org"'],
+  [
+    '@ 300 IN CAA 0 issue "letsencrypt.org"',
+    '000569737375656c657473656e63727970742e6f7267',
+    '0 issue "letsencrypt.org"',
+  ],
   ['@ 300 IN CAA 128 tbs Unknown', '8003746273556e6b6e6f776e', '128 tbs "Unknown"'],
   ['@ 300 IN CAA 0 issue ""', '00056973737565', '0 issue ""'],
   [
@@ -99,7 +115,10 @@ t.test('rrToText prints like dig', async (t) => {
     rrToText(rrFromText('WWW 300 IN A 192.0.2.1', origin)),
     'WWW.example.com.\t300\tIN\tA\t192.0.2.1',
   );
-  t.equal(rrToText(rrFromText('x 0 CLASS1 TYPE65280 \\# 1 00', origin)), 'x.example.com.\t0\tIN\tTYPE65280\t\\# 1 00');
+  t.equal(
+    rrToText(rrFromText('x 0 CLASS1 TYPE65280 \\# 1 00', origin)),
+    'x.example.com.\t0\tIN\tTYPE65280\t\\# 1 00',
+  );
 });
 
 // [type, tokens, message pattern, blamed token index]
@@ -216,7 +235,9 @@ const wireName = fc.array(label, { minLength: 0, maxLength: 4 }).map((ls) => {
   return Uint8Array.from(parts);
 });
 const u16 = (v: number): number[] => [v >> 8, v & 0xff];
-const alnum = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'.split(''));
+const alnum = fc.constantFrom(
+  ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'.split(''),
+);
 
 const ARBITRARY: [string, number, fc.Arbitrary<Uint8Array>][] = [
   ['A', TYPE.A, fc.uint8Array({ minLength: 4, maxLength: 4 })],
@@ -224,7 +245,9 @@ const ARBITRARY: [string, number, fc.Arbitrary<Uint8Array>][] = [
   [
     'MX',
     TYPE.MX,
-    fc.tuple(fc.integer({ min: 0, max: 0xffff }), wireName).map(([p, n]) => Uint8Array.from([...u16(p), ...n])),
+    fc
+      .tuple(fc.integer({ min: 0, max: 0xffff }), wireName)
+      .map(([p, n]) => Uint8Array.from([...u16(p), ...n])),
   ],
   [
     'TXT',
@@ -237,15 +260,26 @@ const ARBITRARY: [string, number, fc.Arbitrary<Uint8Array>][] = [
     'SRV',
     TYPE.SRV,
     fc
-      .tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }), wireName)
+      .tuple(
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 0xffff }),
+        wireName,
+      )
       .map(([a, b, c, n]) => Uint8Array.from([...u16(a), ...u16(b), ...u16(c), ...n])),
   ],
   [
     'CAA',
     TYPE.CAA,
     fc
-      .tuple(fc.integer({ min: 0, max: 255 }), fc.array(alnum, { minLength: 1, maxLength: 15 }), fc.uint8Array({ maxLength: 300 }))
-      .map(([f, tag, v]) => Uint8Array.from([f, tag.length, ...tag.map((c) => c.charCodeAt(0)), ...v])),
+      .tuple(
+        fc.integer({ min: 0, max: 255 }),
+        fc.array(alnum, { minLength: 1, maxLength: 15 }),
+        fc.uint8Array({ maxLength: 300 }),
+      )
+      .map(([f, tag, v]) =>
+        Uint8Array.from([f, tag.length, ...tag.map((c) => c.charCodeAt(0)), ...v]),
+      ),
   ],
 ];
 

@@ -154,7 +154,8 @@ const utf8 = new TextEncoder();
 export function textBytes(token: string): Uint8Array {
   let s = token;
   if (isQuoted(token)) {
-    if (token.length < 2 || !token.endsWith('"')) throw new RdataError(`unterminated quoted string ${token}`);
+    if (token.length < 2 || !token.endsWith('"'))
+      throw new RdataError(`unterminated quoted string ${token}`);
     s = token.slice(1, -1);
   }
   const out: number[] = [];
@@ -201,7 +202,9 @@ function charString(f: Fields, what: string): Uint8Array {
   // RFC 1035 §3.3: "<character-string> is a single length octet followed by that number
   // of characters", so at most 255.
   if (b.length > MAX_CHARACTER_STRING) {
-    f.fail(`${what} longer than ${MAX_CHARACTER_STRING} bytes (${b.length}); split it into several quoted strings`);
+    f.fail(
+      `${what} longer than ${MAX_CHARACTER_STRING} bytes (${b.length}); split it into several quoted strings`,
+    );
   }
   return b;
 }
@@ -405,7 +408,10 @@ const PARSERS = new Map<number, Parser>([
       // checks them too.
       const size = fp === 1 ? 20 : fp === 2 ? 32 : undefined;
       if (size !== undefined && hash.length !== size) {
-        throw new RdataError(`SSHFP fingerprint type ${fp} needs ${size} bytes, got ${hash.length}`, at);
+        throw new RdataError(
+          `SSHFP fingerprint type ${fp} needs ${size} bytes, got ${hash.length}`,
+          at,
+        );
       }
       out.bytes(hash);
     },
@@ -442,7 +448,11 @@ const PARSERS = new Map<number, Parser>([
  * Wire RDATA from presentation tokens. `origin` completes relative names. Throws RdataError
  * (ERR_DNS_RDATA) naming the field and, in `token`, the index of the token to blame.
  */
-export function rdataFromText(type: number, tokens: readonly string[], origin: Uint8Array): Uint8Array {
+export function rdataFromText(
+  type: number,
+  tokens: readonly string[],
+  origin: Uint8Array,
+): Uint8Array {
   const f = new Fields(tokens, typeToText(type));
   if (tokens[0] === '\\#') {
     f.next('\\#');
@@ -451,7 +461,10 @@ export function rdataFromText(type: number, tokens: readonly string[], origin: U
     const len = uint(f, 'generic RDATA length', MAX_RDATA);
     const data = hexRest(f, 'generic RDATA', true);
     if (data.length !== len) {
-      throw new RdataError(`generic RDATA length ${len} does not match the ${data.length} bytes given`, 1);
+      throw new RdataError(
+        `generic RDATA length ${len} does not match the ${data.length} bytes given`,
+        1,
+      );
     }
     // RFC 3597 §5: a known type given in the generic form must still be valid RDATA of
     // that type; BIND checks it by decoding, as we do.
@@ -471,7 +484,8 @@ export function rdataFromText(type: number, tokens: readonly string[], origin: U
   const out = new Bytes();
   parse(f, out, origin);
   f.done();
-  if (out.length > MAX_RDATA) throw new RdataError(`RDATA longer than ${MAX_RDATA} bytes (${out.length})`);
+  if (out.length > MAX_RDATA)
+    throw new RdataError(`RDATA longer than ${MAX_RDATA} bytes (${out.length})`);
   return out.done();
 }
 
@@ -556,7 +570,7 @@ export function ipv6ToText(b: Uint8Array): string {
   }
   let best = -1;
   let bestLen = 1; // "MUST NOT be used to shorten just one 16-bit 0 field" (§4.2.2)
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (w[i] !== 0) {
       i++;
       continue;
@@ -594,25 +608,24 @@ const PRINTERS = new Map<number, Printer>([
   [TYPE.PTR, nameOnly],
   [TYPE.DNAME, nameOnly],
   [TYPE.MX, (r) => `${r.u16()} ${r.name()}`],
-  [
-    TYPE.SOA,
-    (r) => [r.name(), r.name(), r.u32(), r.u32(), r.u32(), r.u32(), r.u32()].join(' '),
-  ],
+  [TYPE.SOA, (r) => [r.name(), r.name(), r.u32(), r.u32(), r.u32(), r.u32(), r.u32()].join(' ')],
   [TYPE.TXT, txtPrinter],
   [TYPE.SPF, txtPrinter],
   [TYPE.HINFO, (r) => `${r.charString()} ${r.charString()}`],
   [TYPE.SRV, (r) => `${r.u16()} ${r.u16()} ${r.u16()} ${r.name()}`],
   [
     TYPE.NAPTR,
-    (r) =>
-      [r.u16(), r.u16(), r.charString(), r.charString(), r.charString(), r.name()].join(' '),
+    (r) => [r.u16(), r.u16(), r.charString(), r.charString(), r.charString(), r.name()].join(' '),
   ],
   [
     TYPE.CAA,
     (r) => {
       const flags = r.u8();
       const tagBytes = r.bytes(r.u8());
-      if (tagBytes.length === 0 || !tagBytes.every((c) => /[A-Za-z0-9]/.test(String.fromCharCode(c)))) {
+      if (
+        tagBytes.length === 0 ||
+        !tagBytes.every((c) => /[A-Za-z0-9]/.test(String.fromCharCode(c)))
+      ) {
         throw new Truncated();
       }
       return `${flags} ${String.fromCharCode(...tagBytes)} ${quoteText(r.rest())}`;

@@ -79,7 +79,11 @@ function targetAt(rdata: Uint8Array, offset: number): Uint8Array | undefined {
 }
 
 /** Check a parsed zone; see the module header for the rules. Never throws. */
-export function checkZone(records: readonly RR[], origin: Uint8Array, opts: CheckZoneOptions = {}): ZoneCheck {
+export function checkZone(
+  records: readonly RR[],
+  origin: Uint8Array,
+  opts: CheckZoneOptions = {},
+): ZoneCheck {
   const errors: ZoneIssue[] = [];
   const warnings: ZoneIssue[] = [];
   const zoneFile = opts.file ?? opts.sources?.[0]?.file ?? '<zone>';
@@ -128,7 +132,10 @@ export function checkZone(records: readonly RR[], origin: Uint8Array, opts: Chec
   });
 
   // Pass 2: per-name rules.
-  const nodes = new Map<string, { cname: number; dname: number; other: boolean; reported: boolean }>();
+  const nodes = new Map<
+    string,
+    { cname: number; dname: number; other: boolean; reported: boolean }
+  >();
   let apexSoa = 0;
   let apexNs = 0;
   kept.forEach((rr, j) => {
@@ -151,10 +158,12 @@ export function checkZone(records: readonly RR[], origin: Uint8Array, opts: Chec
     if (rr.type === TYPE.NS && nameEquals(rr.owner, origin)) apexNs++;
     if (rr.type === TYPE.CNAME) {
       // RFC 2181 §10.1: "there may be only one such RR" (one CNAME per name).
-      if (++node.cname === 2) issue(errors, i, `${owner}: more than one CNAME record (RFC 2181 §10.1)`);
+      if (++node.cname === 2)
+        issue(errors, i, `${owner}: more than one CNAME record (RFC 2181 §10.1)`);
     } else if (rr.type === TYPE.DNAME) {
       // RFC 6672 §2.4: "There MUST NOT be more than one DNAME RR per owner."
-      if (++node.dname === 2) issue(errors, i, `${owner}: more than one DNAME record (RFC 6672 §2.4)`);
+      if (++node.dname === 2)
+        issue(errors, i, `${owner}: more than one DNAME record (RFC 6672 §2.4)`);
       node.other = true;
     } else if (!BESIDE_CNAME.has(rr.type)) {
       node.other = true;
@@ -167,8 +176,10 @@ export function checkZone(records: readonly RR[], origin: Uint8Array, opts: Chec
       issue(errors, i, `${owner}: CNAME and other data (RFC 1034 §3.6.2)`);
     }
   });
-  if (apexSoa === 0) zoneIssue(`zone ${zoneName}: no SOA record at the top of the zone (RFC 1035 §5.2)`);
-  if (apexNs === 0) zoneIssue(`zone ${zoneName}: has no NS records at the top of the zone (RFC 1034 §4.2.1)`);
+  if (apexSoa === 0)
+    zoneIssue(`zone ${zoneName}: no SOA record at the top of the zone (RFC 1035 §5.2)`);
+  if (apexNs === 0)
+    zoneIssue(`zone ${zoneName}: has no NS records at the top of the zone (RFC 1034 §4.2.1)`);
 
   // Pass 3: targets inside the zone (RFC 2181 §10.3: "MX and NS records must not point
   // to an alias"; RFC 2782 says the same of SRV targets).
@@ -182,7 +193,8 @@ export function checkZone(records: readonly RR[], origin: Uint8Array, opts: Chec
   const checked = new Set<string>();
   kept.forEach((rr, j) => {
     const i = keptAt[j]!;
-    const offset = rr.type === TYPE.NS ? 0 : rr.type === TYPE.MX ? 2 : rr.type === TYPE.SRV ? 6 : -1;
+    const offset =
+      rr.type === TYPE.NS ? 0 : rr.type === TYPE.MX ? 2 : rr.type === TYPE.SRV ? 6 : -1;
     if (offset < 0) return;
     const target = targetAt(rr.rdata, offset);
     if (!target || !isSubdomain(target, origin)) return;

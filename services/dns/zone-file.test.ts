@@ -7,7 +7,11 @@ import { parseZoneFile, rrFromText, type ParseZoneOptions } from './zone-file.js
 import { checkZone } from './zone-check.js';
 
 const origin = nameFromText('example.com.');
-const opts = (extra: Partial<ParseZoneOptions> = {}): ParseZoneOptions => ({ origin, file: 'db.example', ...extra });
+const opts = (extra: Partial<ParseZoneOptions> = {}): ParseZoneOptions => ({
+  origin,
+  file: 'db.example',
+  ...extra,
+});
 const lines = (text: string, o: Partial<ParseZoneOptions> = {}): string[] => {
   const z = parseZoneFile(text, opts(o));
   t.same(z.errors, [], 'no errors');
@@ -76,7 +80,17 @@ t.test('multi-line SOA with comments and escapes', async (t) => {
 
 t.test('$ORIGIN changes the origin; relative $ORIGIN is completed', async (t) => {
   t.same(
-    lines(['$TTL 60', 'a A 192.0.2.1', '$ORIGIN sub', 'b A 192.0.2.2', '$ORIGIN other.org.', 'c A 192.0.2.3', '@ NS x'].join('\n')),
+    lines(
+      [
+        '$TTL 60',
+        'a A 192.0.2.1',
+        '$ORIGIN sub',
+        'b A 192.0.2.2',
+        '$ORIGIN other.org.',
+        'c A 192.0.2.3',
+        '@ NS x',
+      ].join('\n'),
+    ),
     [
       'a.example.com.\t60\tIN\tA\t192.0.2.1',
       'b.sub.example.com.\t60\tIN\tA\t192.0.2.2',
@@ -87,26 +101,40 @@ t.test('$ORIGIN changes the origin; relative $ORIGIN is completed', async (t) =>
 });
 
 t.test('$TTL with BIND units; explicit TTLs do not change it', async (t) => {
-  t.same(lines(['$TTL 1w2d3h4m5s', 'a A 192.0.2.1', 'b 5 A 192.0.2.2', 'c A 192.0.2.3'].join('\n')), [
-    'a.example.com.\t788645\tIN\tA\t192.0.2.1',
-    'b.example.com.\t5\tIN\tA\t192.0.2.2',
-    'c.example.com.\t788645\tIN\tA\t192.0.2.3',
-  ]);
+  t.same(
+    lines(['$TTL 1w2d3h4m5s', 'a A 192.0.2.1', 'b 5 A 192.0.2.2', 'c A 192.0.2.3'].join('\n')),
+    [
+      'a.example.com.\t788645\tIN\tA\t192.0.2.1',
+      'b.example.com.\t5\tIN\tA\t192.0.2.2',
+      'c.example.com.\t788645\tIN\tA\t192.0.2.3',
+    ],
+  );
 });
 
 t.test('TTLs without $TTL follow BIND', async (t) => {
   // The SOA without a TTL takes its MINIMUM, with a warning; later records inherit it.
   let z = parseZoneFile(['@ IN SOA ns1 hm 1 2 3 4 300', 'a A 192.0.2.1'].join('\n'), opts());
   t.same(z.errors, []);
-  t.same(z.records.map((r) => r.ttl), [300, 300]);
+  t.same(
+    z.records.map((r) => r.ttl),
+    [300, 300],
+  );
   t.match(z.warnings, [{ line: 1, message: /no TTL specified; using SOA MINTTL \(300\) instead/ }]);
   // RFC 1035: the last explicit TTL is inherited (one warning, as BIND).
-  z = parseZoneFile(['a 100 A 192.0.2.1', 'b A 192.0.2.2', 'c 200 A 192.0.2.3', 'd A 192.0.2.4'].join('\n'), opts());
-  t.same(z.records.map((r) => r.ttl), [100, 100, 200, 200]);
+  z = parseZoneFile(
+    ['a 100 A 192.0.2.1', 'b A 192.0.2.2', 'c 200 A 192.0.2.3', 'd A 192.0.2.4'].join('\n'),
+    opts(),
+  );
+  t.same(
+    z.records.map((r) => r.ttl),
+    [100, 100, 200, 200],
+  );
   t.match(z.warnings, [{ line: 2, message: /RFC 1035 semantics/ }]);
   t.equal(z.warnings.length, 1);
   // No TTL at all: BIND rejects the zone.
-  t.same(errs('a A 192.0.2.1'), ['db.example:1: no TTL specified and no $TTL or earlier TTL to use (BIND rejects the zone)']);
+  t.same(errs('a A 192.0.2.1'), [
+    'db.example:1: no TTL specified and no $TTL or earlier TTL to use (BIND rejects the zone)',
+  ]);
   // RFC 2181 §8: TTLs with the top bit set become 0.
   z = parseZoneFile('a 2147483648 A 192.0.2.1', opts());
   t.equal(z.records[0]?.ttl, 0);
@@ -152,14 +180,19 @@ t.test('$INCLUDE reads through the callback, with an optional origin', async (t)
   ]);
   const z = parseZoneFile(text, opts({ readInclude }));
   t.same(z.sources[2], { file: 'hosts.inc', line: 3 });
-  t.same(errs('$TTL 1\n$INCLUDE bad.inc\n$INCLUDE missing.inc\n$INCLUDE loop.inc', { readInclude }), [
-    "bad.inc:2: A: bad IPv4 address '1.2.3'",
-    "db.example:3: cannot read $INCLUDE file 'missing.inc': ENOENT: no such file",
-    "loop.inc:1: $INCLUDE loop: 'loop.inc' is already being read",
-  ]);
+  t.same(
+    errs('$TTL 1\n$INCLUDE bad.inc\n$INCLUDE missing.inc\n$INCLUDE loop.inc', { readInclude }),
+    [
+      "bad.inc:2: A: bad IPv4 address '1.2.3'",
+      "db.example:3: cannot read $INCLUDE file 'missing.inc': ENOENT: no such file",
+      "loop.inc:1: $INCLUDE loop: 'loop.inc' is already being read",
+    ],
+  );
   t.same(errs('$INCLUDE x.inc'), ["db.example:1: $INCLUDE 'x.inc': no include reader was given"]);
   t.same(errs('$INCLUDE'), ['db.example:1: $INCLUDE needs $INCLUDE <file-name> [<domain-name>]']);
-  t.same(errs('$INCLUDE a b c', { readInclude }), ["db.example:1: extra text 'c' after $INCLUDE <file-name> [<domain-name>]"]);
+  t.same(errs('$INCLUDE a b c', { readInclude }), [
+    "db.example:1: extra text 'c' after $INCLUDE <file-name> [<domain-name>]",
+  ]);
   // Nesting deeper than MAX_INCLUDE_DEPTH stops.
   const deep = (p: string): string => `$INCLUDE ${p}x`;
   t.match(errs('$INCLUDE x', { readInclude: deep }), [/\$INCLUDE nested more than 16 deep/]);
@@ -221,12 +254,17 @@ t.test('errors are all collected, each with its line', async (t) => {
     ],
     'good entries still load, the owner inherited across bad ones',
   );
-  t.same(errs('a 1 A 192.0.2.1\n( b'), ["db.example:2: unbalanced parentheses: '(' is never closed"]);
+  t.same(errs('a 1 A 192.0.2.1\n( b'), [
+    "db.example:2: unbalanced parentheses: '(' is never closed",
+  ]);
   t.same(errs(' A 192.0.2.1'), ['db.example:1: no owner name: no earlier record to take it from']);
 });
 
 t.test('maxRecords stops the load', async (t) => {
-  const z = parseZoneFile('$TTL 1\na A 192.0.2.1\nb A 192.0.2.2\nc A 192.0.2.3', opts({ maxRecords: 2 }));
+  const z = parseZoneFile(
+    '$TTL 1\na A 192.0.2.1\nb A 192.0.2.2\nc A 192.0.2.3',
+    opts({ maxRecords: 2 }),
+  );
   t.equal(z.records.length, 2);
   t.match(z.errors, [{ line: 4, message: /too many records \(max-records 2\)/ }]);
 });
@@ -236,8 +274,13 @@ t.test('rrFromText', async (t) => {
   t.equal(nameToText(rr.owner), 'www.example.com.');
   t.equal(rr.ttl, 30);
   t.equal(rr.type, TYPE.A);
-  t.throws(() => rrFromText('www IN A 192.0.2.1', origin), { code: 'ERR_DNS_ZONE_FILE', message: /no TTL/ });
-  t.throws(() => rrFromText('a 1 A 192.0.2.1\nb 1 A 192.0.2.1', origin), { message: /expected one record, got 2/ });
+  t.throws(() => rrFromText('www IN A 192.0.2.1', origin), {
+    code: 'ERR_DNS_ZONE_FILE',
+    message: /no TTL/,
+  });
+  t.throws(() => rrFromText('a 1 A 192.0.2.1\nb 1 A 192.0.2.1', origin), {
+    message: /expected one record, got 2/,
+  });
 });
 
 t.test('parseZoneFile never throws on arbitrary text', async (t) => {
@@ -331,8 +374,13 @@ t.test('checkZone: duplicates merged, RRset TTLs unified', async (t) => {
       'www 600 A 192.0.2.2\n', // 8: TTL differs
   );
   t.same(c.errors, []);
-  t.same(c.warnings, ["db.example:8: www.example.com. A: TTL 600 differs from the RRset's; set to prior TTL (300)"]);
-  t.same(c.records.slice(3), ['www.example.com.\t300\tIN\tA\t192.0.2.1', 'www.example.com.\t300\tIN\tA\t192.0.2.2']);
+  t.same(c.warnings, [
+    "db.example:8: www.example.com. A: TTL 600 differs from the RRset's; set to prior TTL (300)",
+  ]);
+  t.same(c.records.slice(3), [
+    'www.example.com.\t300\tIN\tA\t192.0.2.1',
+    'www.example.com.\t300\tIN\tA\t192.0.2.2',
+  ]);
   t.equal(c.records.length, 5);
 });
 

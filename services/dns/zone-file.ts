@@ -17,7 +17,15 @@
 
 import { NameError, nameFromText } from './name.js';
 import { RdataError, rdataFromText, ttlFromText, textBytes } from './rdata-text.js';
-import { CLASS, classFromText, classToText, TYPE, typeFromText, typeToText, type RR } from './rr.js';
+import {
+  CLASS,
+  classFromText,
+  classToText,
+  TYPE,
+  typeFromText,
+  typeToText,
+  type RR,
+} from './rr.js';
 
 export interface SourceLocation {
   readonly file: string;
@@ -168,7 +176,17 @@ function tokenize(text: string, file: string, errors: ZoneIssue[]): Entry[] {
         j++;
         break;
       }
-      if (d === ' ' || d === '\t' || d === '\r' || d === '\n' || d === ';' || d === '(' || d === ')' || d === '"') break;
+      if (
+        d === ' ' ||
+        d === '\t' ||
+        d === '\r' ||
+        d === '\n' ||
+        d === ';' ||
+        d === '(' ||
+        d === ')' ||
+        d === '"'
+      )
+        break;
       j++;
     }
     if (j > i) cur.tokens.push({ text: text.slice(i, j), line });
@@ -226,7 +244,8 @@ function newState(opts: ParseZoneOptions): LoadState {
 }
 
 function parseName(tok: Token, origin: Uint8Array, what: string): Uint8Array {
-  if (tok.text.startsWith('"')) throw new EntryError(`bad ${what} ${tok.text}: a name is not quoted`, tok.line);
+  if (tok.text.startsWith('"'))
+    throw new EntryError(`bad ${what} ${tok.text}: a name is not quoted`, tok.line);
   try {
     return nameFromText(tok.text, origin);
   } catch (e) {
@@ -243,7 +262,11 @@ function parseTtl(tok: Token, st: LoadState, file: string, what: string): number
   if (v > MAX_TTL) {
     // RFC 2181 §8: "Implementations should treat TTL values received with the most
     // significant bit set as if the entire value received was zero."
-    st.out.warnings.push({ file, line: tok.line, message: `${what} ${v} > ${MAX_TTL}, set to 0 (RFC 2181 §8)` });
+    st.out.warnings.push({
+      file,
+      line: tok.line,
+      message: `${what} ${v} > ${MAX_TTL}, set to 0 (RFC 2181 §8)`,
+    });
     return 0;
   }
   return v;
@@ -278,7 +301,8 @@ function parseText(text: string, file: string, origin0: Uint8Array, st: LoadStat
       if (e.blank) {
         // RFC 1035 §5.1: "If an RR begins with a blank, then the RR is assumed to be owned
         // by the last stated owner."
-        if (!owner) throw new EntryError('no owner name: no earlier record to take it from', e.line);
+        if (!owner)
+          throw new EntryError('no owner name: no earlier record to take it from', e.line);
       } else {
         owner = parseName(first, origin, 'owner name');
         k = 1;
@@ -293,7 +317,13 @@ function parseText(text: string, file: string, origin0: Uint8Array, st: LoadStat
 }
 
 /** Handle one `$` directive; returns the origin in force after it. */
-function directive(e: Entry, first: Token, file: string, origin: Uint8Array, st: LoadState): Uint8Array {
+function directive(
+  e: Entry,
+  first: Token,
+  file: string,
+  origin: Uint8Array,
+  st: LoadState,
+): Uint8Array {
   const name = first.text.toUpperCase();
   const args = e.tokens.slice(1);
   const arity = (min: number, max: number, usage: string): void => {
@@ -323,12 +353,15 @@ function directive(e: Entry, first: Token, file: string, origin: Uint8Array, st:
       try {
         path = new TextDecoder().decode(textBytes(pathTok.text));
       } catch (x) {
-        if (x instanceof RdataError) throw new EntryError(`bad $INCLUDE file name: ${x.message}`, pathTok.line);
+        if (x instanceof RdataError)
+          throw new EntryError(`bad $INCLUDE file name: ${x.message}`, pathTok.line);
         throw x;
       }
       const incOrigin = args[1] ? parseName(args[1], origin, '$INCLUDE origin') : origin;
-      if (!st.readInclude) throw new EntryError(`$INCLUDE '${path}': no include reader was given`, first.line);
-      if (st.includes.includes(path)) throw new EntryError(`$INCLUDE loop: '${path}' is already being read`, first.line);
+      if (!st.readInclude)
+        throw new EntryError(`$INCLUDE '${path}': no include reader was given`, first.line);
+      if (st.includes.includes(path))
+        throw new EntryError(`$INCLUDE loop: '${path}' is already being read`, first.line);
       if (st.includes.length > MAX_INCLUDE_DEPTH) {
         throw new EntryError(`$INCLUDE nested more than ${MAX_INCLUDE_DEPTH} deep`, first.line);
       }
@@ -352,7 +385,14 @@ function directive(e: Entry, first: Token, file: string, origin: Uint8Array, st:
 }
 
 /** Parse `[<TTL>] [<class>] <type> <RDATA>` (either order of TTL and class) and add the record. */
-function record(e: Entry, start: number, owner: Uint8Array, file: string, origin: Uint8Array, st: LoadState): void {
+function record(
+  e: Entry,
+  start: number,
+  owner: Uint8Array,
+  file: string,
+  origin: Uint8Array,
+  st: LoadState,
+): void {
   const toks = e.tokens;
   let k = start;
   let ttl: number | undefined;
@@ -378,7 +418,10 @@ function record(e: Entry, start: number, owner: Uint8Array, file: string, origin
   const type = typeTok.text.startsWith('"') ? undefined : typeFromText(typeTok.text);
   if (type === undefined) throw new EntryError(`unknown RR type '${typeTok.text}'`, typeTok.line);
   if (isMetaType(type)) {
-    throw new EntryError(`${typeToText(type)} is a meta-type, not allowed in zone data (RFC 6895 §3.1)`, typeTok.line);
+    throw new EntryError(
+      `${typeToText(type)} is a meta-type, not allowed in zone data (RFC 6895 §3.1)`,
+      typeTok.line,
+    );
   }
   // RFC 1035 §5.1: "If ... the class [is] omitted, ... the last explicitly stated value
   // is used"; RFC 1035 §5.2: "All RRs in the file should have the same class".
@@ -401,14 +444,20 @@ function record(e: Entry, start: number, owner: Uint8Array, file: string, origin
   } catch (x) {
     if (x instanceof RdataError) {
       const at = x.token !== undefined ? rd[x.token] : undefined;
-      throw new EntryError(`${typeToText(type)}: ${x.message}`, (at ?? toks[toks.length - 1]!).line);
+      throw new EntryError(
+        `${typeToText(type)}: ${x.message}`,
+        (at ?? toks[toks.length - 1]!).line,
+      );
     }
     throw x;
   }
   ttl = resolveTtl(ttl, type, rdata, e, file, st);
   if (st.out.records.length >= st.maxRecords) {
     st.stopped = true;
-    throw new EntryError(`too many records (max-records ${st.maxRecords}); the rest of the zone is ignored`, e.line);
+    throw new EntryError(
+      `too many records (max-records ${st.maxRecords}); the rest of the zone is ignored`,
+      e.line,
+    );
   }
   st.out.records.push({ owner, type, class: klass, ttl, rdata });
   st.out.sources.push({ file, line: e.line });
@@ -448,13 +497,22 @@ function resolveTtl(
     return st.defaultTtl;
   }
   if (type === TYPE.SOA && rdata.length >= 4) {
-    const v = new DataView(rdata.buffer, rdata.byteOffset, rdata.byteLength).getUint32(rdata.length - 4);
+    const v = new DataView(rdata.buffer, rdata.byteOffset, rdata.byteLength).getUint32(
+      rdata.length - 4,
+    );
     const ttl = v > MAX_TTL ? 0 : v;
-    st.out.warnings.push({ file, line: e.line, message: `no TTL specified; using SOA MINTTL (${ttl}) instead` });
+    st.out.warnings.push({
+      file,
+      line: e.line,
+      message: `no TTL specified; using SOA MINTTL (${ttl}) instead`,
+    });
     st.defaultTtl = ttl;
     return ttl;
   }
-  throw new EntryError('no TTL specified and no $TTL or earlier TTL to use (BIND rejects the zone)', e.line);
+  throw new EntryError(
+    'no TTL specified and no $TTL or earlier TTL to use (BIND rejects the zone)',
+    e.line,
+  );
 }
 
 /**
