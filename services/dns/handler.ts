@@ -13,7 +13,7 @@
  * Left out: DNSSEC (no RRSIG/NSEC), DNS cookies (RFC 7873), TSIG, IXFR journals
  * (IXFR is answered with a full AXFR-style transfer, RFC 1995 §4), NOTIFY, UPDATE.
  */
-import { nameKey, nameEquals, nameFromText } from './name.js';
+import { nameKey, nameEquals, nameFromText, prependLabel } from './name.js';
 import { TYPE, CLASS, type RR } from './rr.js';
 import {
   decodeMessage,
@@ -78,8 +78,27 @@ const OPT_SIZE = 11;
 /** AXFR messages are packed up to this size (BIND's default limit per message is 64 KiB). */
 const TRANSFER_MESSAGE_SIZE = 16384;
 
-const CHAOS_VERSION = [nameFromText('version.bind.'), nameFromText('version.server.')];
-const CHAOS_HOSTNAME = [nameFromText('hostname.bind.'), nameFromText('id.server.')];
+/**
+ * BIND's built-in CHAOS zones. A hidden value answers NODATA with the zone's SOA, exactly as
+ * BIND does with `version none;` (its SOA: version.bind. hostmaster.version.bind. 0 28800
+ * 7200 604800 86400, TTL 86400); other CHAOS names are REFUSED.
+ */
+const CHAOS_ZONES: readonly { name: Uint8Array; value: 'version' | 'hostname' }[] = [
+  { name: nameFromText('version.bind.'), value: 'version' },
+  { name: nameFromText('version.server.'), value: 'version' },
+  { name: nameFromText('hostname.bind.'), value: 'hostname' },
+  { name: nameFromText('id.server.'), value: 'hostname' },
+];
+
+function chaosSoa(zone: Uint8Array): RR {
+  const rname = prependLabel(new TextEncoder().encode('hostmaster'), zone);
+  const rdata = new Uint8Array(zone.length + rname.length + 20);
+  rdata.set(zone, 0);
+  rdata.set(rname, zone.length);
+  const dv = new DataView(rdata.buffer, zone.length + rname.length);
+  [0, 28800, 7200, 604800, 86400].forEach((v, i) => dv.setUint32(i * 4, v));
+  return { owner: zone, type: TYPE.SOA, class: CLASS.CH, ttl: 86400, rdata };
+}
 
 interface Built {
   answers: { rr: RR; owner?: Uint8Array; ttl?: number }[];
@@ -141,18 +160,19 @@ function render(
 }
 
 function chaos(q: Message, question: Question, policy: DnsPolicy, limit: number): Uint8Array {
-  const isVersion = CHAOS_VERSION.some((n) => nameEquals(n, question.qname));
-  const isHost = CHAOS_HOSTNAME.some((n) => nameEquals(n, question.qname));
-  const text = isVersion ? policy.version : isHost ? policy.hostname : null;
+  const zone = CHAOS_ZONES.find((z) => nameEquals(z.name, question.qname));
+  if (!zone) return render(q, question, undefined, RCODE.REFUSED, false, false, limit, policy.udpSize).bytes;
+  const text = zone.value === 'version' ? policy.version : policy.hostname;
+  const built: Built = { answers: [], authority: [], additional: [], rcode: 0, aa: true, authorityRequired: true };
   if (text === null || (question.qtype !== TYPE.TXT && question.qtype !== TYPE.ANY)) {
-    return render(q, question, undefined, RCODE.REFUSED, false, false, limit, policy.udpSize).bytes;
+    built.authority.push({ rr: chaosSoa(zone.name) });
+  } else {
+    const bytes = new TextEncoder().encode(text).subarray(0, 255);
+    const rdata = new Uint8Array(bytes.length + 1);
+    rdata[0] = bytes.length;
+    rdata.set(bytes, 1);
+    built.answers.push({ rr: { owner: zone.name, type: TYPE.TXT, class: CLASS.CH, ttl: 0, rdata } });
   }
-  const bytes = new TextEncoder().encode(text).subarray(0, 255);
-  const rdata = new Uint8Array(bytes.length + 1);
-  rdata[0] = bytes.length;
-  rdata.set(bytes, 1);
-  const rr: RR = { owner: question.qname, type: TYPE.TXT, class: CLASS.CH, ttl: 0, rdata };
-  const built: Built = { answers: [{ rr }], authority: [], additional: [], rcode: 0, aa: true, authorityRequired: false };
   return render(q, question, built, RCODE.NOERROR, true, false, limit, policy.udpSize).bytes;
 }
 

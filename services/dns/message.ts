@@ -14,7 +14,7 @@
  * The writer works against a size limit: `tryAddRR()` reports whether a record fit so the
  * caller can set TC or drop optional additional data (RFC 2181 §9).
  */
-import { readName, NameError, nameExactKey } from './name.js';
+import { readName, NameError, nameExactKey, nameKey } from './name.js';
 import { COMPRESSIBLE, DECOMPRESS_ON_READ, TYPE, type RR } from './rr.js';
 
 export const OPCODE = { QUERY: 0, IQUERY: 1, STATUS: 2, NOTIFY: 4, UPDATE: 5 } as const;
@@ -217,7 +217,8 @@ export class SizeExceeded extends Error {}
 export class MessageWriter {
   private buf: Uint8Array;
   private len = HEADER_SIZE;
-  private readonly names = new Map<string, number>();
+  private readonly names = new Map<string, { offset: number; exact: string }[]>();
+  private entries = 0;
   private readonly counts = [0, 0, 0, 0];
 
   constructor(
@@ -266,40 +267,66 @@ export class MessageWriter {
     this.len += b.length;
   }
 
-  /** Write a name, reusing an earlier identical suffix (case-sensitive). */
+  /**
+   * Write a name, reusing an earlier suffix. The longest suffix already written is found
+   * ignoring case; it is reused only when its case matches too, and otherwise the rest of
+   * the name is written out in full. That is what BIND 9.18 does (its golden answers in
+   * testdata show `web1.TIC2023.com` written whole after a question `WEB1.tic2023.com`).
+   */
   writeName(wire: Uint8Array, compress = true): void {
     let i = 0;
-    const added: [string, number][] = [];
+    let searching = compress;
+    const added: [string, number, string][] = [];
     while (wire[i] !== 0 && i < wire.length) {
-      const key = nameExactKey(wire.subarray(i));
-      if (compress) {
-        const at = this.names.get(key);
-        if (at !== undefined) {
-          this.u16(0xc000 | at);
-          for (const [k, v] of added) this.names.set(k, v);
+      const suffix = wire.subarray(i);
+      const folded = nameKey(suffix);
+      const exact = nameExactKey(suffix);
+      if (searching) {
+        const seen = this.names.get(folded);
+        const hit = seen?.find((e) => e.exact === exact);
+        if (hit) {
+          this.u16(0xc000 | hit.offset);
+          this.register(added);
           return;
         }
+        // Found only in another case: stop looking for shorter suffixes (BIND 9.18).
+        if (seen) searching = false;
       }
-      if (this.len < 0x4000) added.push([key, this.len]);
+      if (compress && this.len < 0x4000) added.push([folded, this.len, exact]);
       const l = wire[i]!;
       this.raw(wire.subarray(i, i + l + 1));
       i += l + 1;
     }
     this.u8(0);
     // Register suffixes only once the whole name is written (a rollback then drops none).
-    for (const [k, v] of added) this.names.set(k, v);
+    this.register(added);
+  }
+
+  private register(added: readonly [string, number, string][]): void {
+    for (const [k, offset, exact] of added) {
+      const list = this.names.get(k);
+      if (!list) this.names.set(k, [{ offset, exact }]);
+      else if (!list.some((e) => e.exact === exact)) list.push({ offset, exact });
+      else continue;
+      this.entries++;
+    }
   }
 
   /** Everything written so far, for rollback of a record that did not fit. */
   mark(): { len: number; names: number } {
-    return { len: this.len, names: this.names.size };
+    return { len: this.len, names: this.entries };
   }
 
   rollback(m: { len: number; names: number }): void {
     this.len = m.len;
     // Drop suffixes registered past the mark (they point into discarded bytes).
-    if (this.names.size !== m.names) {
-      for (const [k, v] of this.names) if (v >= m.len) this.names.delete(k);
+    if (this.entries !== m.names) {
+      for (const [k, v] of this.names) {
+        const keep = v.filter((e) => e.offset < m.len);
+        if (keep.length === 0) this.names.delete(k);
+        else if (keep.length !== v.length) this.names.set(k, keep);
+      }
+      this.entries = m.names;
     }
   }
 
