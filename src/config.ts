@@ -164,7 +164,11 @@ export function applyEnvOverrides(
       } else {
         const existing = node[c.key];
         if (existing === undefined || existing === null || typeof existing !== 'object') {
-          node[c.key] = typeof c.key === 'number' || (s as { type?: string } | undefined)?.type === 'array' ? [] : {};
+          // The container follows the child's schema (an array element is usually an object);
+          // a schema without a plain type (a union) follows the next segment.
+          const type = (s as { type?: string } | undefined)?.type;
+          const isArray = type === 'array' || (type === undefined && /^[0-9]+$/.test(o.segments[i + 1]!));
+          node[c.key] = isArray ? [] : {};
         }
         node = node[c.key] as Record<string | number, unknown>;
       }

@@ -82,7 +82,7 @@ export class Runner {
     for (const { def, config } of plan) {
       const log = this.opts.log.child({ svc: def.name });
       const t0 = performance.now();
-      let svc: Service;
+      let svc: Service | undefined;
       try {
         svc = def.create(config as never, {
           log,
@@ -95,6 +95,8 @@ export class Runner {
       } catch (e) {
         const message = e instanceof RunnerError ? e.message : explainStartError(def.name, e);
         log.error({ err: e }, 'start failed');
+        // Release what the failed service had bound before it failed, then the others.
+        await svc?.stop().catch((err: unknown) => log.warn({ err }, 'stop after failed start'));
         await this.stop();
         throw new RunnerError('ERR_RUNNER_START', message);
       }

@@ -12,7 +12,8 @@ const srv = net.createServer((s) => { s.on('error', () => {}); s.end('hi'); });
 srv.listen(0, '127.0.0.1', () => console.log('listening ' + srv.address().port + ' child ' + c.pid));
 `;
 
-const alive = (pid: number): boolean => existsSync(`/proc/${pid}/status`) && processRss(pid) !== undefined;
+const alive = (pid: number): boolean =>
+  existsSync(`/proc/${pid}/status`) && processRss(pid) !== undefined;
 
 t.test('waits for readiness, reports RSS, kills the whole tree', async (t) => {
   let port = 0;
@@ -52,7 +53,11 @@ t.test('waits for readiness, reports RSS, kills the whole tree', async (t) => {
   await d2.stop();
 
   const res = await d.stop();
-  t.equal(res.signal, 'SIGTERM', `leader stopped by SIGTERM (${JSON.stringify({ code: res.code, signal: res.signal })})`);
+  t.equal(
+    res.signal,
+    'SIGTERM',
+    `leader stopped by SIGTERM (${JSON.stringify({ code: res.code, signal: res.signal })})`,
+  );
   t.equal(res.killed, false);
   t.ok(res.rss && res.rss.totalKb > 0, 'RSS sampled before stop');
   // The grandchild is in the same process group: it must be gone too.
