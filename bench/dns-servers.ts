@@ -51,7 +51,9 @@ export function repoRoot(): string {
 
 /** Absolute path of an executable on PATH (plus the sbin folders), or undefined. */
 export function which(cmd: string): string | undefined {
-  const path = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin', '/usr/local/sbin']);
+  const path = (process.env.PATH ?? '')
+    .split(':')
+    .concat(['/usr/sbin', '/sbin', '/usr/local/sbin']);
   for (const d of path) {
     if (d === '') continue;
     const p = join(d, cmd);
@@ -133,7 +135,9 @@ export interface NetsvcOptions extends DnsServerOptions {
  * Write `netsvc.yaml` and `dns.yaml` into `dir` (zone files are copied to dir/zones/ and
  * referenced relative to it, as in config/dev) and start `node dist/src/main.js dns`.
  */
-export async function startNetsvc(opts: NetsvcOptions): Promise<RunningDnsServer & { adminPort: number }> {
+export async function startNetsvc(
+  opts: NetsvcOptions,
+): Promise<RunningDnsServer & { adminPort: number }> {
   const { stringify } = await import('yaml');
   mkdirSync(join(opts.dir, 'zones'), { recursive: true });
   mkdirSync(join(opts.dir, 'data'), { recursive: true });
@@ -276,7 +280,8 @@ ${zoneStanzas}
 export async function startKnot(opts: DnsServerOptions): Promise<RunningDnsServer> {
   const bin = which('knotd');
   const ctl = which('knotc');
-  if (bin === undefined || ctl === undefined) throw new Error('knotd not found (apt-get install knot)');
+  if (bin === undefined || ctl === undefined)
+    throw new Error('knotd not found (apt-get install knot)');
   for (const d of ['run', 'db', 'zones']) mkdirSync(join(opts.dir, d), { recursive: true });
   const conf = join(opts.dir, 'knot.conf');
   const zones = opts.zones
@@ -320,7 +325,9 @@ ${zones}`,
     execFileSync(ctl, ['-c', conf, 'conf-check'], { stdio: 'pipe' });
   } catch (e) {
     const err = e as { stdout?: Buffer; stderr?: Buffer };
-    throw new Error(`knotc conf-check failed:\n${err.stdout?.toString() ?? ''}${err.stderr?.toString() ?? ''}`);
+    throw new Error(
+      `knotc conf-check failed:\n${err.stdout?.toString() ?? ''}${err.stderr?.toString() ?? ''}`,
+    );
   }
   const daemon = await startDaemon({
     name: 'knotd',

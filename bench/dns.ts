@@ -7,7 +7,7 @@
  * Servers run one at a time so they never compete for the 2 cores; dnsperf shares them.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../src/testing/daemon.js';
 import {
@@ -19,7 +19,13 @@ import {
   type DnsServerOptions,
   type RunningDnsServer,
 } from './dns-servers.js';
-import { median, type BenchContext, type RunSample, type Scenario, type ServerResult } from './scenario.js';
+import {
+  median,
+  type BenchContext,
+  type RunSample,
+  type Scenario,
+  type ServerResult,
+} from './scenario.js';
 import { existsSync } from 'node:fs';
 
 interface Candidate {
@@ -44,7 +50,8 @@ const candidates: Candidate[] = [
   {
     server: 'netsvc',
     isNetsvc: true,
-    missing: () => (existsSync(netsvcMain()) ? undefined : `${netsvcMain()} missing (npm run build)`),
+    missing: () =>
+      existsSync(netsvcMain()) ? undefined : `${netsvcMain()} missing (npm run build)`,
     version: () => `node ${process.version}`,
     start: (o) => startNetsvc(o),
   },
@@ -65,7 +72,9 @@ const candidates: Candidate[] = [
 ];
 
 /** Parse dnsperf's summary ("Queries sent: …", "Average Latency (s): …"). */
-export function parseDnsperf(out: string): Omit<RunSample, 'loadBefore' | 'loadAfter' | 'wallSeconds' | 'warnings'> {
+export function parseDnsperf(
+  out: string,
+): Omit<RunSample, 'loadBefore' | 'loadAfter' | 'wallSeconds' | 'warnings'> {
   const num = (re: RegExp): number | undefined => {
     const m = re.exec(out);
     return m?.[1] === undefined ? undefined : Number(m[1]);
@@ -148,12 +157,20 @@ export const dnsScenario: Scenario = {
       } catch (e) {
         const why = `failed to start: ${(e as Error).message.split('\n').slice(0, 6).join(' | ')}`;
         ctx.progress(`dns: SKIP ${c.server}: ${why}`);
-        results.push({ server: c.server, isNetsvc: c.isNetsvc, skipped: why, runs: [], ...(version ? { version } : {}) });
+        results.push({
+          server: c.server,
+          isNetsvc: c.isNetsvc,
+          skipped: why,
+          runs: [],
+          ...(version ? { version } : {}),
+        });
         continue;
       }
       const runs: RunSample[] = [];
       try {
-        ctx.progress(`dns: ${c.server} ready in ${srv.daemon.startupMs.toFixed(0)} ms (pid ${srv.daemon.pid})`);
+        ctx.progress(
+          `dns: ${c.server} ready in ${srv.daemon.startupMs.toFixed(0)} ms (pid ${srv.daemon.pid})`,
+        );
         for (let i = 1; i <= ctx.runs; i++) {
           const loadBefore = loadavg();
           ctx.progress(
@@ -168,8 +185,15 @@ export const dnsScenario: Scenario = {
           const rc = parsed.extra.responseCodes as Record<string, number>;
           const total = Object.values(rc).reduce((s, n) => s + n, 0);
           const noerr = total > 0 ? (rc.NOERROR ?? 0) / total : 0;
-          if (Math.abs(noerr - 0.8) > 0.01) warnings.push(`NOERROR share ${(noerr * 100).toFixed(1)} % (expected 80 %): ${JSON.stringify(rc)}`);
+          if (Math.abs(noerr - 0.8) > 0.01)
+            warnings.push(
+              `NOERROR share ${(noerr * 100).toFixed(1)} % (expected 80 %): ${JSON.stringify(rc)}`,
+            );
           if (parsed.lost > 0) warnings.push(`${parsed.lost} queries lost`);
+          // peers.md pitfall 1: a busy machine makes the figures meaningless.
+          const busy = Math.max(loadBefore[0] ?? 0, loadAfter[0] ?? 0);
+          if (busy > cpus().length)
+            warnings.push(`machine busy (load ${busy.toFixed(1)} on ${cpus().length} CPUs)`);
           if (!srv.daemon.running()) warnings.push('server exited during the run');
           const sample: RunSample = { ...parsed, loadBefore, loadAfter, wallSeconds, warnings };
           runs.push(sample);

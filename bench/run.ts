@@ -22,7 +22,8 @@ function envInt(name: string, def: number): number {
   const v = process.env[name];
   if (v === undefined || v === '') return def;
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${v}`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new Error(`${name} must be a positive integer, got ${v}`);
   return n;
 }
 
@@ -33,7 +34,9 @@ function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   return rows
     .map((r, ri) => {
-      const line = r.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+      const line = r
+        .map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+        .join('  ');
       return ri === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
     })
     .join('\n');
@@ -57,10 +60,16 @@ function summaryRows(scenario: Scenario, results: readonly ServerResult[]): stri
       fmt(m?.avgLatencyMs, 3),
       fmt(m?.p99LatencyMs, 3),
       fmt(m?.lost),
-      r.rss ? (r.rss.totalKb / 1024).toFixed(1) + (r.rss.processes.length > 1 ? `(${r.rss.processes.length}p)` : '') : '-',
+      r.rss
+        ? (r.rss.totalKb / 1024).toFixed(1) +
+          (r.rss.processes.length > 1 ? `(${r.rss.processes.length}p)` : '')
+        : '-',
       ratio(ours?.median?.opsPerSec, m?.opsPerSec),
       ratio(ours?.rss?.totalKb, r.rss?.totalKb),
-      m ? `${fmt(m.loadBefore[0], 2)}→${fmt(m.loadAfter[0], 2)}` + (m.warnings.length ? ` WARN: ${m.warnings.join('; ')}` : '') : '',
+      m
+        ? `${fmt(m.loadBefore[0], 2)}→${fmt(m.loadAfter[0], 2)}` +
+          (m.warnings.length ? ` WARN: ${m.warnings.join('; ')}` : '')
+        : '',
     ]);
   }
   return rows;
@@ -70,7 +79,9 @@ async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const unknown = wanted.filter((w) => !scenarios.some((s) => s.name === w));
   if (unknown.length > 0) {
-    console.error(`unknown scenario(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`);
+    console.error(
+      `unknown scenario(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`,
+    );
     process.exit(2);
   }
   const chosen = wanted.length > 0 ? scenarios.filter((s) => wanted.includes(s.name)) : scenarios;
@@ -84,9 +95,22 @@ async function main(): Promise<void> {
   };
   progress(
     `bench: ${chosen.map((s) => s.name).join(', ')}; ${seconds} s per run, ${runs} run(s) per server; ` +
-      `${cpus().length} CPUs; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+      `${cpus().length} CPUs; load ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
   );
-  const header = ['scenario', 'server', 'ops/s', 'avg ms', 'p99 ms', 'lost', 'peak RSS MB', 'ops netsvc/peer', 'RSS netsvc/peer', 'load 1m before→after'];
+  const header = [
+    'scenario',
+    'server',
+    'ops/s',
+    'avg ms',
+    'p99 ms',
+    'lost',
+    'peak RSS MB',
+    'ops netsvc/peer',
+    'RSS netsvc/peer',
+    'load 1m before→after',
+  ];
   const allRows: string[][] = [header];
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   const resultsDir = join(root, 'bench', 'results');
@@ -111,7 +135,18 @@ async function main(): Promise<void> {
     writeFileSync(
       file,
       JSON.stringify(
-        { scenario: s.name, description: s.description, unit: s.unit, started: started.toISOString(), host: hostname(), cpus: cpus().length, node: process.version, seconds, runsPerServer: runs, results },
+        {
+          scenario: s.name,
+          description: s.description,
+          unit: s.unit,
+          started: started.toISOString(),
+          host: hostname(),
+          cpus: cpus().length,
+          node: process.version,
+          seconds,
+          runsPerServer: runs,
+          results,
+        },
         null,
         2,
       ) + '\n',
@@ -122,8 +157,12 @@ async function main(): Promise<void> {
   console.log('');
   console.log(table(allRows));
   console.log('');
-  console.log('ops/s and latency: median run; peak RSS: VmHWM (summed over processes, (Np) = N processes).');
-  console.log('ratios: netsvc divided by the peer (ops > 1 = netsvc faster; RSS > 1 = netsvc bigger).');
+  console.log(
+    'ops/s and latency: median run; peak RSS: VmHWM (summed over processes, (Np) = N processes).',
+  );
+  console.log(
+    'ratios: netsvc divided by the peer (ops > 1 = netsvc faster; RSS > 1 = netsvc bigger).',
+  );
 }
 
 main().catch((e: unknown) => {

@@ -1,0 +1,281 @@
+/**
+ * HTTP benchmark: netsvc's `http` service against nginx (peers.md §4), same files, same
+ * three virtual hosts, access logs off on both (or on for both with `accessLog: true`),
+ * loaded by wrk (`wrk -t2 -c50 -d10s --latency -H 'Host: web1.example.test'`).
+ *
+ * Two loads per server: the web1 index page (~50 bytes) and a 1 MiB image. Each server
+ * runs in its own process (nginx: `worker_processes 1`, netsvc: one Node process) so peak
+ * RSS (VmHWM, summed over nginx master + worker) is its own. Results:
+ * `{ name, opsPerSec, p50Ms, p99Ms, peakRssKb, … }` per server and load.
+ *
+ * Needs Debian `wrk` and `nginx` (`apt-get install -y wrk nginx`); a missing binary is
+ * reported, not fatal for the other server. Never run by `npm test`.
+ *
+ * Run directly: `node dist/bench/http.js` (or through the bench harness). The file is also
+ * its own child entry: `http.js --serve <json>` starts the service in this process.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect } from 'node:net';
+
+export interface BenchHttpOptions {
+  /** Seconds per wrk run (peers.md: 10). */
+  durationS?: number;
+  connections?: number;
+  threads?: number;
+  /** Log every request on both servers (Debian's nginx default) instead of neither. */
+  accessLog?: boolean;
+  nginxPort?: number;
+  netsvcPort?: number;
+  /** Keep the scratch folder (for inspection). */
+  keep?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface BenchHttpResult {
+  name: string;
+  load: 'small page' | '1 MiB image';
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  peakRssKb: number;
+  transferMBps: number;
+  errors: string;
+  loadAvg: number;
+}
+
+const HOST = 'web1.example.test';
+
+function which(bin: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
+}
+
+function writeSites(dir: string): void {
+  const pages: Record<string, string> = {
+    default: '<html><body>default site</body></html>\n',
+    web1: '<html><body><h1>web1.example.test</h1></body></html>\n',
+    web2: '<html><body><h1>web2</h1></body></html>\n',
+  };
+  const img = Buffer.alloc(1024 * 1024);
+  let x = 12345;
+  for (let i = 0; i < img.length; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff; // incompressible bytes, deterministic
+    img[i] = x >> 16;
+  }
+  for (const [site, html] of Object.entries(pages)) {
+    mkdirSync(join(dir, site), { recursive: true });
+    writeFileSync(join(dir, site, 'index.html'), html);
+    writeFileSync(join(dir, site, 'big image.jpg'), img);
+  }
+}
+
+function nginxConf(s: string, port: number, accessLog: boolean): string {
+  return `worker_processes 1;
+daemon off;
+pid ${s}/logs/nginx.pid;
+error_log ${s}/logs/error.log;
+events { worker_connections 1024; }
+http {
+    include /etc/nginx/mime.types; default_type application/octet-stream;
+    sendfile on; tcp_nopush on;
+    keepalive_timeout 65;
+    ${accessLog ? `access_log ${s}/logs/nginx-access.log;` : 'access_log off;'}
+    client_body_temp_path ${s}/logs/body; proxy_temp_path ${s}/logs/proxy;
+    fastcgi_temp_path ${s}/logs/fastcgi; uwsgi_temp_path ${s}/logs/uwsgi; scgi_temp_path ${s}/logs/scgi;
+    server { listen 127.0.0.1:${port} default_server; server_name _;                 root ${s}/http/default; }
+    server { listen 127.0.0.1:${port};                server_name web1.example.test; root ${s}/http/web1; }
+    server { listen 127.0.0.1:${port};                server_name web2.example.test; root ${s}/http/web2; }
+}
+`;
+}
+
+function netsvcConfig(s: string, port: number, accessLog: boolean): Record<string, unknown> {
+  const site = (name: string, names: string[], isDefault: boolean) => ({
+    name,
+    serverNames: names,
+    default: isDefault,
+    root: join(s, 'http', name),
+    accessLog: accessLog ? join(s, 'logs', `${name}.access.log`) : null,
+  });
+  return {
+    listen: { address: '127.0.0.1', port },
+    sites: [site('default', [], true), site('web1', ['web1.example.test'], false), site('web2', ['web2.example.test'], false)],
+  };
+}
+
+function waitPort(port: number, ms = 10000): Promise<void> {
+  const until = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const tryOnce = () => {
+      const c = connect(port, '127.0.0.1');
+      c.on('connect', () => {
+        c.destroy();
+        resolve();
+      });
+      c.on('error', () => {
+        c.destroy();
+        if (Date.now() > until) reject(new Error(`port ${port} did not open`));
+        else setTimeout(tryOnce, 100);
+      });
+    };
+    tryOnce();
+  });
+}
+
+function vmHwmKb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function ms(v: string, unit: string): number {
+  const n = Number(v);
+  return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
+}
+
+export function parseWrk(out: string): { opsPerSec: number; p50Ms: number; p99Ms: number; transferMBps: number; errors: string } {
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const p50 = /\s50%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const tr = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(out);
+  const scale: Record<string, number> = { B: 1e-6, KB: 1024 / 1e6, MB: (1024 * 1024) / 1e6, GB: (1024 * 1024 * 1024) / 1e6 };
+  const errs = [/Socket errors:.*/.exec(out)?.[0], /Non-2xx or 3xx responses: \d+/.exec(out)?.[0]].filter(Boolean).join('; ');
+  return {
+    opsPerSec: rps ? Number(rps[1]) : 0,
+    p50Ms: p50 ? ms(p50[1]!, p50[2]!) : NaN,
+    p99Ms: p99 ? ms(p99[1]!, p99[2]!) : NaN,
+    transferMBps: tr ? Number(tr[1]) * scale[tr[2]!]! : 0,
+    errors: errs,
+  };
+}
+
+function runWrk(port: number, path: string, o: Required<Pick<BenchHttpOptions, 'durationS' | 'connections' | 'threads'>>): string {
+  const r = spawnSync(
+    'timeout',
+    [String(o.durationS + 10), 'wrk', `-t${o.threads}`, `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}${path}`],
+    { encoding: 'utf8' },
+  );
+  return r.stdout + r.stderr;
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+export async function benchHttp(opts: BenchHttpOptions = {}): Promise<BenchHttpResult[]> {
+  const o = {
+    durationS: opts.durationS ?? 10,
+    connections: opts.connections ?? 50,
+    threads: opts.threads ?? 2,
+  };
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const accessLog = opts.accessLog ?? false;
+  const nginxPort = opts.nginxPort ?? 8080;
+  const netsvcPort = opts.netsvcPort ?? 8081;
+  if (!which('wrk')) throw new Error('wrk is not installed (apt-get install -y wrk)');
+  const s = mkdtempSync(join(tmpdir(), 'bench-http-'));
+  chmodSync(s, 0o755); // nginx workers run as www-data/nobody and must read the roots
+  mkdirSync(join(s, 'logs'), { recursive: true });
+  writeSites(join(s, 'http'));
+  const loads: { load: BenchHttpResult['load']; path: string }[] = [
+    { load: 'small page', path: '/' },
+    { load: '1 MiB image', path: '/big%20image.jpg' },
+  ];
+  const results: BenchHttpResult[] = [];
+
+  const measure = async (name: string, port: number, pids: () => number[]) => {
+    // warm-up: fills caches, opens files
+    runWrk(port, '/', { ...o, durationS: 1 });
+    for (const l of loads) {
+      const la = loadavg()[0]!;
+      const out = runWrk(port, l.path, o);
+      const w = parseWrk(out);
+      if (w.opsPerSec === 0) log(`wrk output for ${name} ${l.load}:\n${out}`);
+      const rss = pids().reduce((a, p) => a + vmHwmKb(p), 0);
+      results.push({ name, load: l.load, ...w, peakRssKb: rss, loadAvg: la });
+      log(`${name.padEnd(7)} ${l.load.padEnd(12)} ${w.opsPerSec.toFixed(0).padStart(7)} req/s  p50 ${w.p50Ms.toFixed(2)} ms  p99 ${w.p99Ms.toFixed(2)} ms  ${w.transferMBps.toFixed(0)} MB/s  VmHWM ${rss} kB  load ${la.toFixed(2)} ${w.errors}`);
+    }
+  };
+
+  try {
+    // netsvc, in a child process of its own
+    const self = fileURLToPath(import.meta.url);
+    const child = spawn(process.execPath, [...process.execArgv, self, '--serve', JSON.stringify(netsvcConfig(s, netsvcPort, accessLog))], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    try {
+      await waitPort(netsvcPort, 30000);
+      await measure('netsvc', netsvcPort, () => [child.pid!]);
+    } finally {
+      await stop(child);
+    }
+
+    if (which('nginx')) {
+      writeFileSync(join(s, 'nginx.conf'), nginxConf(s, nginxPort, accessLog));
+      const ng = spawn('nginx', ['-c', join(s, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
+      try {
+        await waitPort(nginxPort);
+        await measure('nginx', nginxPort, () => [ng.pid!, ...childPids(ng.pid!)]);
+      } finally {
+        await stop(ng);
+      }
+    } else {
+      log('nginx is not installed (apt-get install -y nginx): skipped');
+    }
+  } finally {
+    if (!opts.keep) rmSync(s, { recursive: true, force: true });
+  }
+  return results;
+}
+
+/** Child entry: start the http service with the given config until SIGTERM. */
+async function serve(json: string): Promise<void> {
+  const [{ Value }, { HttpConfig }, { createHttpService }, pino, { Registry }, { systemClock }] = await Promise.all([
+    import('@sinclair/typebox/value'),
+    import('../services/http/config.js'),
+    import('../services/http/index.js'),
+    import('pino'),
+    import('prom-client'),
+    import('../src/clock.js'),
+  ]);
+  const cfg = Value.Default(HttpConfig, JSON.parse(json)) as import('../services/http/config.js').HttpConfig;
+  const svc = createHttpService(cfg, {
+    log: pino.default({ level: 'warn' }),
+    metrics: new Registry(),
+    dataDir: tmpdir(),
+    configDir: process.cwd(),
+    clock: systemClock,
+  });
+  await svc.start();
+  process.once('SIGTERM', () => void svc.stop().then(() => process.exit(0)));
+}
+
+const isMain = process.argv[1] !== undefined && existsSync(process.argv[1]) && fileURLToPath(import.meta.url) === process.argv[1];
+if (isMain) {
+  if (process.argv[2] === '--serve') {
+    await serve(process.argv[3] ?? '{}');
+  } else {
+    const durationS = Number(process.env.BENCH_DURATION ?? 10);
+    const res = await benchHttp({ durationS, accessLog: process.env.BENCH_ACCESS_LOG === '1' });
+    console.log(JSON.stringify(res, null, 2));
+  }
+}
