@@ -13,7 +13,7 @@
  * Left out: DNSSEC (no RRSIG/NSEC), DNS cookies (RFC 7873), TSIG, IXFR journals
  * (IXFR is answered with a full AXFR-style transfer, RFC 1995 §4), NOTIFY, UPDATE.
  */
-import { nameKey, nameEquals, nameFromText, prependLabel } from './name.js';
+import { nameKey, nameEquals, nameFromText, prependLabel, isSubdomain } from './name.js';
 import { TYPE, CLASS, type RR } from './rr.js';
 import {
   decodeMessage,
@@ -83,11 +83,11 @@ const TRANSFER_MESSAGE_SIZE = 16384;
  * BIND does with `version none;` (its SOA: version.bind. hostmaster.version.bind. 0 28800
  * 7200 604800 86400, TTL 86400); other CHAOS names are REFUSED.
  */
-const CHAOS_ZONES: readonly { name: Uint8Array; value: 'version' | 'hostname' }[] = [
+const CHAOS_ZONES: readonly { name: Uint8Array; value: 'version' | 'hostname' | 'authors' }[] = [
   { name: nameFromText('version.bind.'), value: 'version' },
-  { name: nameFromText('version.server.'), value: 'version' },
   { name: nameFromText('hostname.bind.'), value: 'hostname' },
   { name: nameFromText('id.server.'), value: 'hostname' },
+  { name: nameFromText('authors.bind.'), value: 'authors' },
 ];
 
 function chaosSoa(zone: Uint8Array): RR {
@@ -162,7 +162,7 @@ function render(
 function chaos(q: Message, question: Question, policy: DnsPolicy, limit: number): Uint8Array {
   const zone = CHAOS_ZONES.find((z) => nameEquals(z.name, question.qname));
   if (!zone) return render(q, question, undefined, RCODE.REFUSED, false, false, limit, policy.udpSize).bytes;
-  const text = zone.value === 'version' ? policy.version : policy.hostname;
+  const text = zone.value === 'version' ? policy.version : zone.value === 'hostname' ? policy.hostname : null;
   const built: Built = { answers: [], authority: [], additional: [], rcode: 0, aa: true, authorityRequired: true };
   if (text === null || (question.qtype !== TYPE.TXT && question.qtype !== TYPE.ANY)) {
     built.authority.push({ rr: chaosSoa(zone.name) });
@@ -190,28 +190,41 @@ function additionalTarget(rr: RR): Uint8Array | undefined {
   }
 }
 
-function addAddresses(
-  built: Built,
-  zones: ZoneSet,
-  names: Iterable<Uint8Array>,
-  required: (name: Uint8Array) => boolean,
-): void {
+/**
+ * A and AAAA of `names` from `zone` into the additional section. Only the zone's own data,
+ * as BIND does (the differential test showed it leaves out addresses held in another of
+ * its zones), and not an RRset the answer section already holds.
+ */
+function addAddresses(built: Built, zone: Zone, names: Iterable<Uint8Array>, required: (name: Uint8Array) => boolean): void {
+  const inAnswer = new Set<string>();
+  for (const a of built.answers) {
+    if (a.rr.type === TYPE.A || a.rr.type === TYPE.AAAA) inAnswer.add(`${nameKey(a.owner ?? a.rr.owner)}/${a.rr.type}`);
+  }
   const seen = new Set<string>();
-  for (const a of built.answers) if (a.rr.type === TYPE.A || a.rr.type === TYPE.AAAA) seen.add(nameKey(a.owner ?? a.rr.owner));
   for (const n of names) {
     const k = nameKey(n);
     if (seen.has(k)) continue;
     seen.add(k);
-    const z = zones.find(n, k);
-    if (!z) continue;
-    const node = z.node(n);
+    if (!isSubdomain(n, zone.origin)) continue;
+    const node = zone.node(n);
     if (!node) continue;
-    const req = required(n);
     const a = node.sets.get(TYPE.A);
     const aaaa = node.sets.get(TYPE.AAAA);
-    if (a) built.additional.push({ rrs: a, required: req });
-    if (aaaa) built.additional.push({ rrs: aaaa, required: false });
+    if (a && !inAnswer.has(`${k}/${TYPE.A}`)) built.additional.push({ rrs: a, required: required(n) });
+    if (aaaa && !inAnswer.has(`${k}/${TYPE.AAAA}`)) built.additional.push({ rrs: aaaa, required: false });
   }
+}
+
+/** A wildcard-synthesized owner: the query name in lower case, as BIND writes it. */
+function foldCase(name: Uint8Array): Uint8Array {
+  const out = Uint8Array.from(name);
+  let i = 0;
+  while (i < out.length && out[i] !== 0) {
+    const len = out[i]!;
+    for (let j = i + 1; j <= i + len; j++) if (out[j]! >= 0x41 && out[j]! <= 0x5a) out[j] = out[j]! | 0x20;
+    i += len + 1;
+  }
+  return out;
 }
 
 /** Answer from our zones: RFC 1034 §4.3.2 with CNAME restarts. */
@@ -227,17 +240,25 @@ function resolve(zones: ZoneSet, first: Zone, question: Question, rd: boolean, p
     finalZone = zone;
     const r = zone.lookup(name, qtype);
     if (r.kind === 'answer') {
-      for (const rr of r.rrs) built.answers.push(r.synthesized ? { rr, owner: name } : { rr });
+      const owner = r.synthesized ? foldCase(name) : undefined;
+      for (const rr of r.rrs) built.answers.push(owner ? { rr, owner } : { rr });
       positive = true;
       break;
     }
     if (r.kind === 'cname') {
-      built.answers.push(r.synthesized ? { rr: r.rr, owner: name } : { rr: r.rr });
+      built.answers.push(r.synthesized ? { rr: r.rr, owner: foldCase(name) } : { rr: r.rr });
       visited.add(nameKey(name));
       name = r.target;
-      if (visited.has(nameKey(name))) break; // a loop: stop with what we have (BIND does)
-      zone = zones.find(name);
       positive = true;
+      if (visited.has(nameKey(name)) || hop === MAX_CHAIN) {
+        // A loop or a chain past BIND's max-restarts: BIND answers SERVFAIL with the
+        // CNAMEs it collected and nothing else.
+        built.rcode = RCODE.SERVFAIL;
+        return built;
+      }
+      // The chain is followed inside this zone only; a target elsewhere ends the answer
+      // with the CNAME (what BIND, authoritative only, returns: the differential test).
+      if (!isSubdomain(name, zone.origin) || zones.find(name) !== zone) return built;
       continue;
     }
     if (r.kind === 'nodata' || r.kind === 'nxdomain') {
@@ -255,13 +276,9 @@ function resolve(zones: ZoneSet, first: Zone, question: Question, rd: boolean, p
     // Glue for servers inside the delegated space is required (RFC 9471 §3).
     addAddresses(
       built,
-      zones,
+      zone,
       r.ns.map((rr) => rr.rdata),
-      (n) => {
-        const ck = nameKey(r.cut);
-        const nk = nameKey(n);
-        return nk.endsWith(ck);
-      },
+      (n) => isSubdomain(n, r.cut),
     );
     return built;
   }
@@ -271,19 +288,24 @@ function resolve(zones: ZoneSet, first: Zone, question: Question, rd: boolean, p
   const minimal = policy.minimalResponses;
   if (minimal !== 'yes') {
     const targets: Uint8Array[] = [];
-    for (const a of built.answers) {
-      const t = additionalTarget(a.rr);
-      if (t) targets.push(t);
+    // ANY gets no additional data for its records (BIND 9.18), but the authority NS as
+    // any other answer.
+    if (qtype !== TYPE.ANY) {
+      for (const a of built.answers) {
+        const t = additionalTarget(a.rr);
+        if (t) targets.push(t);
+      }
     }
     const withAuthority = minimal === 'no' || (minimal === 'no-auth-recursive' && !rd);
-    if (withAuthority && !(qtype === TYPE.NS && nameEquals(name, finalZone.origin))) {
+    // Not when the answer already holds the apex NS RRset (NS or ANY at the apex).
+    if (withAuthority && !((qtype === TYPE.NS || qtype === TYPE.ANY) && nameEquals(name, finalZone.origin))) {
       const ns = finalZone.apexNs();
       for (const rr of ns) {
         built.authority.push({ rr });
-        targets.push(rr.rdata);
+        if (qtype !== TYPE.ANY) targets.push(rr.rdata);
       }
     }
-    addAddresses(built, zones, targets, () => false);
+    addAddresses(built, finalZone, targets, () => false);
   }
   return built;
 }
@@ -327,8 +349,10 @@ export function handleQuery(bytes: Uint8Array, zones: ZoneSet, policy: DnsPolicy
     return { kind: 'reply', bytes: bareReply(bytes, RCODE.FORMERR), qtype: -1, rcode: RCODE.FORMERR, cacheable: false, truncated: false };
   }
   if (q.questions.length !== 1) {
-    // A query carries exactly one question (RFC 9619); BIND answers others with FORMERR.
-    return { kind: 'reply', bytes: bareReply(bytes, RCODE.FORMERR), qtype: -1, rcode: RCODE.FORMERR, cacheable: false, truncated: false };
+    // A query carries exactly one question (RFC 9619); BIND answers others with FORMERR,
+    // keeping the OPT when the message itself parsed (RFC 6891 §7).
+    const r = render(q, undefined, undefined, RCODE.FORMERR, false, false, CLASSIC_UDP, policy.udpSize);
+    return { kind: 'reply', bytes: r.bytes, qtype: -1, rcode: RCODE.FORMERR, cacheable: false, truncated: false };
   }
   const question = q.questions[0]!;
   const qtype = question.qtype;
@@ -344,17 +368,38 @@ export function handleQuery(bytes: Uint8Array, zones: ZoneSet, policy: DnsPolicy
     // RFC 6891 §6.1.3: unknown version → BADVERS, with an OPT of the version we speak.
     return reply(RCODE.BADVERS);
   }
-  if (q.opcode !== OPCODE.QUERY) return reply(RCODE.NOTIMP);
+  if (q.opcode === OPCODE.NOTIFY || q.opcode === OPCODE.UPDATE) {
+    // We are the primary: a NOTIFY for one of our zones is acknowledged and needs no action
+    // (RFC 1996 §3.7, §4.7); dynamic updates are not permitted (RFC 2136 §3.3: REFUSED).
+    // Both as BIND answers them, question echoed.
+    const ours = q.opcode === OPCODE.NOTIFY && zones.get(question.qname) !== undefined;
+    const built: Built = { answers: [], authority: [], additional: [], rcode: 0, aa: ours, authorityRequired: false };
+    return reply(ours ? RCODE.NOERROR : RCODE.REFUSED, built, false);
+  }
+  if (q.opcode !== OPCODE.QUERY) {
+    // BIND answers other opcodes NOTIMP without echoing the question.
+    const r = render(q, undefined, undefined, RCODE.NOTIMP, false, false, limit, udpSize);
+    return { kind: 'reply', bytes: r.bytes, qtype, rcode: RCODE.NOTIMP, cacheable: false, truncated: false };
+  }
   if (qtype === TYPE.OPT) return reply(RCODE.FORMERR, undefined, false);
   if (question.qclass === CLASS.CH) {
     return { kind: 'reply', bytes: chaos(q, question, policy, limit), qtype, rcode: 0, cacheable: true, truncated: false };
   }
-  if (question.qclass !== CLASS.IN && question.qclass !== CLASS.ANY) return reply(RCODE.REFUSED);
+  // Query classes as BIND answers them: the meta classes NONE and ANY and class 0 are
+  // FORMERR in a query, HS has no data here (REFUSED), others are not implemented.
+  if (question.qclass === 0 || question.qclass === CLASS.NONE || question.qclass === CLASS.ANY) {
+    return reply(RCODE.FORMERR, undefined, false);
+  }
+  if (question.qclass === CLASS.HS) return reply(RCODE.REFUSED);
+  if (question.qclass !== CLASS.IN) return reply(RCODE.NOTIMP);
 
   if (qtype === TYPE.AXFR || qtype === TYPE.IXFR) {
-    // RFC 5936 §4.2: AXFR only over TCP.
-    if (ctx.transport === 'udp' && qtype === TYPE.AXFR) return reply(RCODE.FORMERR, undefined, false);
     const zone = zones.get(question.qname);
+    // The transfer ACL is checked first (BIND answers REFUSED to AXFR over UDP too).
+    if (zone && policy.transferAllow.has(ctx.client) && ctx.transport === 'udp' && qtype === TYPE.AXFR) {
+      // RFC 5936 §4.2: AXFR only over TCP.
+      return reply(RCODE.FORMERR, undefined, false);
+    }
     if (!zone || !policy.transferAllow.has(ctx.client)) {
       const r = render(q, question, undefined, zone ? RCODE.REFUSED : RCODE.NOTAUTH, false, false, limit, udpSize);
       return { kind: 'reply', bytes: r.bytes, qtype, rcode: zone ? RCODE.REFUSED : RCODE.NOTAUTH, cacheable: false, truncated: false };
@@ -375,6 +420,10 @@ export function handleQuery(bytes: Uint8Array, zones: ZoneSet, policy: DnsPolicy
     // Not ours and no recursion for this client: REFUSED (RFC 1034 §4.3.1; BIND's answer).
     return reply(RCODE.REFUSED, undefined, policy.forwardNetworks === undefined);
   }
-  const built = resolve(zones, zone, question, (q.flags & FLAG.RD) !== 0, policy);
+  // BIND leaves out the optional authority and additional data when the client advertises
+  // an EDNS buffer of 512 bytes or less (seen in the differential test); without EDNS it
+  // keeps them. We do the same.
+  const effective: DnsPolicy = q.edns && q.edns.udpSize <= CLASSIC_UDP && ctx.transport === 'udp' ? { ...policy, minimalResponses: 'yes' } : policy;
+  const built = resolve(zones, zone, question, (q.flags & FLAG.RD) !== 0, effective);
   return reply(built.rcode, built, true);
 }
