@@ -15,7 +15,15 @@
  * its own child entry: `http.js --serve <json>` starts the service in this process.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdtempSync,
+  mkdirSync,
+  writeFileSync,
+  readFileSync,
+  rmSync,
+  existsSync,
+} from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,7 +110,11 @@ function netsvcConfig(s: string, port: number, accessLog: boolean): Record<strin
   });
   return {
     listen: { address: '127.0.0.1', port },
-    sites: [site('default', [], true), site('web1', ['web1.example.test'], false), site('web2', ['web2.example.test'], false)],
+    sites: [
+      site('default', [], true),
+      site('web1', ['web1.example.test'], false),
+      site('web2', ['web2.example.test'], false),
+    ],
   };
 }
 
@@ -136,7 +148,11 @@ function vmHwmKb(pid: number): number {
 
 function childPids(pid: number): number[] {
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -147,13 +163,26 @@ function ms(v: string, unit: string): number {
   return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
 }
 
-export function parseWrk(out: string): { opsPerSec: number; p50Ms: number; p99Ms: number; transferMBps: number; errors: string } {
+export function parseWrk(out: string): {
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  transferMBps: number;
+  errors: string;
+} {
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
   const p50 = /\s50%\s+([\d.]+)(us|ms|s)/.exec(out);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(out);
   const tr = /Transfer\/sec:\s+([\d.]+)(B|KB|MB|GB)/.exec(out);
-  const scale: Record<string, number> = { B: 1e-6, KB: 1024 / 1e6, MB: (1024 * 1024) / 1e6, GB: (1024 * 1024 * 1024) / 1e6 };
-  const errs = [/Socket errors:.*/.exec(out)?.[0], /Non-2xx or 3xx responses: \d+/.exec(out)?.[0]].filter(Boolean).join('; ');
+  const scale: Record<string, number> = {
+    B: 1e-6,
+    KB: 1024 / 1e6,
+    MB: (1024 * 1024) / 1e6,
+    GB: (1024 * 1024 * 1024) / 1e6,
+  };
+  const errs = [/Socket errors:.*/.exec(out)?.[0], /Non-2xx or 3xx responses: \d+/.exec(out)?.[0]]
+    .filter(Boolean)
+    .join('; ');
   return {
     opsPerSec: rps ? Number(rps[1]) : 0,
     p50Ms: p50 ? ms(p50[1]!, p50[2]!) : NaN,
@@ -163,10 +192,24 @@ export function parseWrk(out: string): { opsPerSec: number; p50Ms: number; p99Ms
   };
 }
 
-function runWrk(port: number, path: string, o: Required<Pick<BenchHttpOptions, 'durationS' | 'connections' | 'threads'>>): string {
+function runWrk(
+  port: number,
+  path: string,
+  o: Required<Pick<BenchHttpOptions, 'durationS' | 'connections' | 'threads'>>,
+): string {
   const r = spawnSync(
     'timeout',
-    [String(o.durationS + 10), 'wrk', `-t${o.threads}`, `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}${path}`],
+    [
+      String(o.durationS + 10),
+      'wrk',
+      `-t${o.threads}`,
+      `-c${o.connections}`,
+      `-d${o.durationS}s`,
+      '--latency',
+      '-H',
+      `Host: ${HOST}`,
+      `http://127.0.0.1:${port}${path}`,
+    ],
     { encoding: 'utf8' },
   );
   return r.stdout + r.stderr;
@@ -212,16 +255,27 @@ export async function benchHttp(opts: BenchHttpOptions = {}): Promise<BenchHttpR
       if (w.opsPerSec === 0) log(`wrk output for ${name} ${l.load}:\n${out}`);
       const rss = pids().reduce((a, p) => a + vmHwmKb(p), 0);
       results.push({ name, load: l.load, ...w, peakRssKb: rss, loadAvg: la });
-      log(`${name.padEnd(7)} ${l.load.padEnd(12)} ${w.opsPerSec.toFixed(0).padStart(7)} req/s  p50 ${w.p50Ms.toFixed(2)} ms  p99 ${w.p99Ms.toFixed(2)} ms  ${w.transferMBps.toFixed(0)} MB/s  VmHWM ${rss} kB  load ${la.toFixed(2)} ${w.errors}`);
+      log(
+        `${name.padEnd(7)} ${l.load.padEnd(12)} ${w.opsPerSec.toFixed(0).padStart(7)} req/s  p50 ${w.p50Ms.toFixed(2)} ms  p99 ${w.p99Ms.toFixed(2)} ms  ${w.transferMBps.toFixed(0)} MB/s  VmHWM ${rss} kB  load ${la.toFixed(2)} ${w.errors}`,
+      );
     }
   };
 
   try {
     // netsvc, in a child process of its own
     const self = fileURLToPath(import.meta.url);
-    const child = spawn(process.execPath, [...process.execArgv, self, '--serve', JSON.stringify(netsvcConfig(s, netsvcPort, accessLog))], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        ...process.execArgv,
+        self,
+        '--serve',
+        JSON.stringify(netsvcConfig(s, netsvcPort, accessLog)),
+      ],
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
     try {
       await waitPort(netsvcPort, 30000);
       await measure('netsvc', netsvcPort, () => [child.pid!]);
@@ -231,7 +285,9 @@ export async function benchHttp(opts: BenchHttpOptions = {}): Promise<BenchHttpR
 
     if (which('nginx')) {
       writeFileSync(join(s, 'nginx.conf'), nginxConf(s, nginxPort, accessLog));
-      const ng = spawn('nginx', ['-c', join(s, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const ng = spawn('nginx', ['-c', join(s, 'nginx.conf')], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
       try {
         await waitPort(nginxPort);
         await measure('nginx', nginxPort, () => [ng.pid!, ...childPids(ng.pid!)]);
@@ -249,15 +305,19 @@ export async function benchHttp(opts: BenchHttpOptions = {}): Promise<BenchHttpR
 
 /** Child entry: start the http service with the given config until SIGTERM. */
 async function serve(json: string): Promise<void> {
-  const [{ Value }, { HttpConfig }, { createHttpService }, pino, { Registry }, { systemClock }] = await Promise.all([
-    import('@sinclair/typebox/value'),
-    import('../services/http/config.js'),
-    import('../services/http/index.js'),
-    import('pino'),
-    import('prom-client'),
-    import('../src/clock.js'),
-  ]);
-  const cfg = Value.Default(HttpConfig, JSON.parse(json)) as import('../services/http/config.js').HttpConfig;
+  const [{ Value }, { HttpConfig }, { createHttpService }, pino, { Registry }, { systemClock }] =
+    await Promise.all([
+      import('@sinclair/typebox/value'),
+      import('../services/http/config.js'),
+      import('../services/http/index.js'),
+      import('pino'),
+      import('prom-client'),
+      import('../src/clock.js'),
+    ]);
+  const cfg = Value.Default(
+    HttpConfig,
+    JSON.parse(json),
+  ) as import('../services/http/config.js').HttpConfig;
   const svc = createHttpService(cfg, {
     log: pino.default({ level: 'warn' }),
     metrics: new Registry(),
@@ -269,7 +329,10 @@ async function serve(json: string): Promise<void> {
   process.once('SIGTERM', () => void svc.stop().then(() => process.exit(0)));
 }
 
-const isMain = process.argv[1] !== undefined && existsSync(process.argv[1]) && fileURLToPath(import.meta.url) === process.argv[1];
+const isMain =
+  process.argv[1] !== undefined &&
+  existsSync(process.argv[1]) &&
+  fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
   if (process.argv[2] === '--serve') {
     await serve(process.argv[3] ?? '{}');

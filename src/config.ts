@@ -229,6 +229,7 @@ export interface ServiceSchemaInfo {
   readonly name: string;
   readonly config: TSchema;
   readonly check?: (cfg: never, configDir: string) => string[];
+  readonly envOverrides?: (env: NodeJS.ProcessEnv) => readonly EnvOverride[];
 }
 
 export interface LoadedConfig {
@@ -272,10 +273,12 @@ export function loadConfigDir(
     const present = existsSync(file);
     const doc = present ? readYamlFile(file) : { data: {}, issues: [] };
     issues.push(...doc.issues);
-    issues.push(...applyEnvOverrides(doc.data, svc.config, overrides.get(svc.name) ?? [], file));
+    const envList = [...(svc.envOverrides?.(env) ?? []), ...(overrides.get(svc.name) ?? [])];
+    issues.push(...applyEnvOverrides(doc.data, svc.config, envList, file));
     const fin = finishConfig(svc.config, doc.data, file);
     issues.push(...fin.issues);
-    if (fin.issues.length === 0 && svc.check) {
+    // Semantic checks (files exist, sites defined…) only for a service that is configured.
+    if (fin.issues.length === 0 && present && svc.check) {
       for (const msg of svc.check(fin.value as never, dir)) {
         const m = /^(\/\S*):\s*(.*)$/s.exec(msg);
         issues.push({ file, path: m ? m[1]! : '', message: m ? m[2]! : msg });

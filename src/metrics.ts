@@ -37,6 +37,16 @@ interface RenderedMetric {
   aggregator: 'sum';
 }
 
+/** One counter cell: its label values and its count. */
+export type CounterEntry = [values: string[], n: number];
+
+/** A histogram's state, to move between processes. */
+export interface HistogramSnapshot {
+  counts: number[];
+  sum: number;
+  total: number;
+}
+
 interface CustomMetric {
   readonly name: string;
   readonly help: string;
@@ -49,6 +59,8 @@ interface CustomMetric {
 export class FastCounter<L extends string> implements CustomMetric {
   readonly type = 'counter';
   private readonly counts = new Map<string, { labels: Record<L, string>; n: number }>();
+  /** Cumulative counts reported by other processes (DNS UDP workers), by source. */
+  private readonly external = new Map<string, readonly CounterEntry[]>();
 
   constructor(
     readonly name: string,
@@ -57,6 +69,16 @@ export class FastCounter<L extends string> implements CustomMetric {
     registry: Registry,
   ) {
     registry.registerMetric(this as never);
+  }
+
+  /** This process's counts as label values and numbers (to send to a parent process). */
+  snapshot(): CounterEntry[] {
+    return [...this.counts.values()].map((c) => [this.labelNames.map((l) => c.labels[l]), c.n]);
+  }
+
+  /** Replace the cumulative counts of another process, added in at scrape time. */
+  setExternal(source: string, entries: readonly CounterEntry[]): void {
+    this.external.set(source, entries);
   }
 
   /** Label values in the order of labelNames. */
@@ -77,17 +99,32 @@ export class FastCounter<L extends string> implements CustomMetric {
   }
 
   async get(): Promise<RenderedMetric> {
+    const merged = new Map<string, { labels: Record<string, string>; n: number }>();
+    for (const [k, c] of this.counts) merged.set(k, { labels: c.labels, n: c.n });
+    for (const entries of this.external.values()) {
+      for (const [values, n] of entries) {
+        const k = values.join('\u0000');
+        const m = merged.get(k);
+        if (m) m.n += n;
+        else {
+          const labels: Record<string, string> = {};
+          this.labelNames.forEach((l, i) => (labels[l] = values[i] ?? ''));
+          merged.set(k, { labels, n });
+        }
+      }
+    }
     return {
       name: this.name,
       help: this.help,
       type: 'counter',
-      values: [...this.counts.values()].map((c) => ({ value: c.n, labels: c.labels })),
+      values: [...merged.values()].map((c) => ({ value: c.n, labels: c.labels })),
       aggregator: 'sum',
     };
   }
 
   reset(): void {
     this.counts.clear();
+    this.external.clear();
   }
 }
 
@@ -106,6 +143,16 @@ export class FastHistogram implements CustomMetric {
   ) {
     this.counts = new Float64Array(buckets.length);
     registry.registerMetric(this as never);
+  }
+
+  private readonly external = new Map<string, HistogramSnapshot>();
+
+  snapshot(): HistogramSnapshot {
+    return { counts: [...this.counts], sum: this.sum, total: this.total };
+  }
+
+  setExternal(source: string, snap: HistogramSnapshot): void {
+    if (snap.counts.length === this.buckets.length) this.external.set(source, snap);
   }
 
   observe(v: number): void {
@@ -127,13 +174,20 @@ export class FastHistogram implements CustomMetric {
   async get(): Promise<RenderedMetric> {
     const values: RenderedMetric['values'] = [];
     let acc = 0;
+    let total = this.total;
+    let sum = this.sum;
+    for (const e of this.external.values()) {
+      total += e.total;
+      sum += e.sum;
+    }
     this.buckets.forEach((le, i) => {
       acc += this.counts[i]!;
+      for (const e of this.external.values()) acc += e.counts[i] ?? 0;
       values.push({ value: acc, labels: { le }, metricName: `${this.name}_bucket` });
     });
-    values.push({ value: this.total, labels: { le: '+Inf' }, metricName: `${this.name}_bucket` });
-    values.push({ value: this.sum, metricName: `${this.name}_sum` });
-    values.push({ value: this.total, metricName: `${this.name}_count` });
+    values.push({ value: total, labels: { le: '+Inf' }, metricName: `${this.name}_bucket` });
+    values.push({ value: sum, metricName: `${this.name}_sum` });
+    values.push({ value: total, metricName: `${this.name}_count` });
     return { name: this.name, help: this.help, type: 'histogram', values, aggregator: 'sum' };
   }
 
@@ -141,5 +195,6 @@ export class FastHistogram implements CustomMetric {
     this.counts.fill(0);
     this.sum = 0;
     this.total = 0;
+    this.external.clear();
   }
 }

@@ -11,6 +11,7 @@ import type { TSchema, Static } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Clock } from './clock.js';
+import type { EnvOverride } from './config.js';
 
 export interface ServiceContext {
   /** Child logger tagged `{ svc: name }`. */
@@ -41,6 +42,11 @@ export interface ServiceDefinition<S extends TSchema = TSchema> {
   readonly config: S;
   /** Optional semantic checks beyond the schema: return `/path: message` strings. */
   readonly check?: (cfg: Static<S>, configDir: string) => string[];
+  /**
+   * Optional: the service's own legacy environment variables turned into overrides,
+   * applied before NETSVC_<SVC>__… (the DHCP service reads the reference's IFDHCP…).
+   */
+  readonly envOverrides?: (env: NodeJS.ProcessEnv) => readonly EnvOverride[];
   readonly create: (cfg: Static<S>, ctx: ServiceContext) => Service;
 }
 

@@ -23,6 +23,7 @@ import type { DnsConfig } from './config.js';
 import type { DnsMetrics } from './metrics.js';
 import type { Zone } from './zone.js';
 import { Forwarder } from './forward-adapter.js';
+import { UdpWorkerPool, workersAvailable } from './worker-pool-adapter.js';
 
 const RCODE_TEXT = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'];
 
@@ -44,6 +45,7 @@ export class DnsServer {
   private readonly forwarder: Forwarder | undefined;
   private qtypeText = new Map<number, string>();
   private started = false;
+  private pool: UdpWorkerPool | undefined;
   /** Bound addresses after start (port 0 resolved), for tests. */
   readonly bound: { address: string; port: number }[] = [];
 
@@ -118,9 +120,7 @@ export class DnsServer {
       } catch {
         /* capped by net.core.rmem_max; the default still works */
       }
-      udp.on('message', (msg, rinfo) => this.onUdp(udp, msg, rinfo));
-      udp.on('error', (e) => this.log.error({ err: e }, 'udp socket error'));
-      this.udp.push(udp);
+      this.attachUdp(udp);
       // TCP on the same port as UDP (a port-0 UDP bind chooses it for both).
       const tcp = createServer({ noDelay: true }, (s) => this.onTcp(s));
       tcp.maxConnections = this.cfg.tcp.maxConnections;
@@ -136,11 +136,35 @@ export class DnsServer {
       this.bound.push({ address: l.address, port: (tcp.address() as AddressInfo).port });
       this.log.info({ address: l.address, port }, 'listening (udp, tcp)');
     }
+    if (this.cfg.workers > 1) {
+      if (workersAvailable()) {
+        this.pool = new UdpWorkerPool(this.cfg.workers - 1, this.cfg, this.configDir, this.log, this.metrics);
+        await this.pool.start(this.udp);
+        this.log.info({ processes: this.cfg.workers }, 'UDP served by worker processes');
+      } else {
+        this.log.warn('workers > 1 needs the built worker entry (npm run build); serving UDP in one process');
+      }
+    }
+    this.started = true;
+  }
+
+  private attachUdp(udp: UdpSocket): void {
+    udp.on('message', (msg, rinfo) => this.onUdp(udp, msg, rinfo));
+    udp.on('error', (e) => this.log.error({ err: e }, 'udp socket error'));
+    this.udp.push(udp);
+  }
+
+  /** Worker mode: serve UDP sockets bound by the parent process (worker.ts). */
+  startShared(sockets: readonly UdpSocket[]): void {
+    const r = this.loadZones(false);
+    if (!r.ok) throw new ZoneLoadError(`zone files have errors:\n  ${r.errors.join('\n  ')}`);
+    for (const s of sockets) this.attachUdp(s);
     this.started = true;
   }
 
   async stop(): Promise<void> {
     this.started = false;
+    await this.pool?.stop();
     for (const u of this.udp) u.close();
     for (const c of this.conns) c.destroy();
     await Promise.all(this.tcp.map((t) => new Promise<void>((ok) => t.close(() => ok()))));
@@ -154,6 +178,7 @@ export class DnsServer {
   }
 
   async reload(): Promise<void> {
+    this.pool?.reload();
     const r = this.loadZones(true);
     if (!r.ok) throw new ZoneLoadError(r.errors.join('; '));
   }

@@ -46,7 +46,10 @@ export function escapeLog(s: string): string {
   if (clean) return s;
   let out = '';
   for (const b of Buffer.from(s, 'utf8')) {
-    out += b < 0x20 || b > 0x7e || b === 0x22 || b === 0x5c ? '\\x' + b.toString(16).toUpperCase().padStart(2, '0') : String.fromCharCode(b);
+    out +=
+      b < 0x20 || b > 0x7e || b === 0x22 || b === 0x5c
+        ? '\\x' + b.toString(16).toUpperCase().padStart(2, '0')
+        : String.fromCharCode(b);
   }
   return out;
 }

@@ -20,12 +20,16 @@ export function escapeHtml(s: string): string {
 export function renderAutoindex(path: string, entries: readonly ListedEntry[]): string {
   const shown = entries
     .filter((e) => !e.name.startsWith('.'))
-    .sort((a, b) => (a.isDir === b.isDir ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.isDir ? -1 : 1));
+    .sort((a, b) =>
+      a.isDir === b.isDir ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.isDir ? -1 : 1,
+    );
   const title = escapeHtml(`Index of ${path}`);
   const rows = [path === '/' ? '' : '<a href="../">../</a>'];
   for (const e of shown) {
     const label = e.name + (e.isDir ? '/' : '');
-    rows.push(`<a href="${encodeURIComponent(e.name)}${e.isDir ? '/' : ''}">${escapeHtml(label)}</a>`);
+    rows.push(
+      `<a href="${encodeURIComponent(e.name)}${e.isDir ? '/' : ''}">${escapeHtml(label)}</a>`,
+    );
   }
   return (
     `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${title}</title></head>\n` +

@@ -65,7 +65,8 @@ export function evaluatePreconditions(
   }
   // step 3: If-None-Match, weak comparison; true → 304 for GET/HEAD, else 412
   if (h.ifNoneMatch !== undefined) {
-    if (etagListMatches(h.ifNoneMatch, v.etag, false)) return isGetOrHead ? 'not-modified' : 'failed';
+    if (etagListMatches(h.ifNoneMatch, v.etag, false))
+      return isGetOrHead ? 'not-modified' : 'failed';
   } else if (isGetOrHead && h.ifModifiedSince !== undefined) {
     // step 4: If-Modified-Since, only for GET/HEAD without If-None-Match (§13.1.3)
     if (h.ifModifiedSince === v.lastModified) return 'not-modified';

@@ -31,7 +31,7 @@ function parse(v: string): Coding {
     const name = (semi === -1 ? part : part.slice(0, semi)).trim().toLowerCase();
     let q = 1;
     if (semi !== -1) {
-      const m = /q\s*=\s*([0-9.]+)/i.exec(part.slice(semi + 1));
+      const m = /q\s*=\s*([^\s;,]*)/i.exec(part.slice(semi + 1));
       if (m) q = Number(m[1]);
       if (!(q >= 0 && q <= 1)) q = 0;
     }

@@ -1,14 +1,14 @@
 /**
  * The `http` service: static virtual hosts with optional HTTPS and reverse-proxy prefixes,
- * replacing the reference deployment's nginx. Wiring only: config.ts (schema), app.ts
- * (Fastify app), server.ts (listeners), sites.ts (`check`). See README.md.
+ * replacing the reference deployment's nginx. Wiring only: config.ts (schema), app-adapter.ts
+ * (Fastify app), server.ts (listeners), site-store.ts (`check`). See README.md.
  */
 import type { AddressInfo } from 'node:net';
 import { defineService, type Service, type ServiceContext } from '../../src/service.js';
 import { HttpConfig } from './config.js';
-import { buildApp } from './app.js';
+import { buildApp } from './app-adapter.js';
 import { createHttpServer, type HttpServer } from './server.js';
-import { checkSites } from './sites.js';
+import { checkSites } from './site-store.js';
 
 export interface HttpService extends Service {
   /** Bound listener addresses once started (tests listen on port 0). */

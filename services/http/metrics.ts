@@ -52,7 +52,12 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
       let s = sites.get(name);
       if (s === undefined) {
         const child = duration.labels({ site: name });
-        s = { byClass: [0, 0, 0, 0, 0], bytes: 0, upstreamErrors: 0, observe: (v) => child.observe(v) };
+        s = {
+          byClass: [0, 0, 0, 0, 0],
+          bytes: 0,
+          upstreamErrors: 0,
+          observe: (v) => child.observe(v),
+        };
         sites.set(name, s);
       }
       return s;

@@ -10,15 +10,16 @@
  *   Connection and the fields it names, Keep-Alive, Proxy-Connection, TE, Transfer-Encoding,
  *   Upgrade); Host becomes the upstream's unless `preserveHost`; X-Forwarded-For /
  *   -Proto / -Host are set, and `Via: 1.1 netsvc` added (§7.6.3).
- * - Failures: connection errors → 502, connect or read timeouts → 504 (nginx's codes).
+ * - Failures (upstream-adapter.ts): connection errors → 502, connect or read timeouts →
+ *   504 (nginx's codes).
  *
- * Left out: WebSocket upgrade, response buffering, upstream TLS verification options,
+ * This file is pure; upstream-adapter.ts sends the request. Left out: WebSocket upgrade, response buffering, upstream TLS verification options,
  * load balancing over several upstreams, retries.
  */
-import { request as httpRequest, Agent, type IncomingMessage, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
-import type { Readable } from 'node:stream';
 import type { ProxyRoute } from './config.js';
+
+/** Header fields as Node gives them (lower-case names). */
+export type HeaderMap = Record<string, string | string[] | undefined>;
 
 export interface CompiledProxy {
   readonly prefix: string;
@@ -28,7 +29,6 @@ export interface CompiledProxy {
   readonly preserveHost: boolean;
   readonly connectTimeoutMs: number;
   readonly readTimeoutMs: number;
-  readonly agent: Agent;
 }
 
 export function compileProxy(routes: readonly ProxyRoute[]): CompiledProxy[] {
@@ -36,7 +36,6 @@ export function compileProxy(routes: readonly ProxyRoute[]): CompiledProxy[] {
     .map((r) => {
       const url = new URL(r.upstream);
       const hasPath = url.pathname !== '/' || r.upstream.replace(/^https?:\/\/[^/]*/, '') === '/';
-      const agent = url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 64 }) : new Agent({ keepAlive: true, maxSockets: 64 });
       return {
         prefix: r.prefix,
         url,
@@ -44,13 +43,15 @@ export function compileProxy(routes: readonly ProxyRoute[]): CompiledProxy[] {
         preserveHost: r.preserveHost,
         connectTimeoutMs: r.connectTimeoutMs,
         readTimeoutMs: r.readTimeoutMs,
-        agent,
       };
     })
     .sort((a, b) => b.prefix.length - a.prefix.length);
 }
 
-export function matchProxy(routes: readonly CompiledProxy[], path: string): CompiledProxy | undefined {
+export function matchProxy(
+  routes: readonly CompiledProxy[],
+  path: string,
+): CompiledProxy | undefined {
   for (const r of routes) {
     if (path.startsWith(r.prefix)) return r;
     // `location /app/` also takes `/app` (nginx redirects it; we forward it as `/app/`'s base)
@@ -60,9 +61,16 @@ export function matchProxy(routes: readonly CompiledProxy[], path: string): Comp
 }
 
 /** Path + query sent upstream (proxy_pass URI rules). */
-export function upstreamTarget(r: CompiledProxy, path: string, rawPath: string, query: string): string {
+export function upstreamTarget(
+  r: CompiledProxy,
+  path: string,
+  rawPath: string,
+  query: string,
+): string {
   if (r.basePath === null) return rawPath + query;
-  const rest = rawPath.startsWith(r.prefix) ? rawPath.slice(r.prefix.length) : encodeURI(path.slice(Math.min(r.prefix.length, path.length)));
+  const rest = rawPath.startsWith(r.prefix)
+    ? rawPath.slice(r.prefix.length)
+    : encodeURI(path.slice(Math.min(r.prefix.length, path.length)));
   return r.basePath + rest + query;
 }
 
@@ -78,10 +86,14 @@ const HOP_BY_HOP = new Set([
   'proxy-authorization',
 ]);
 
-function connectionListed(h: IncomingHttpHeaders): Set<string> | undefined {
+function connectionListed(h: HeaderMap): Set<string> | undefined {
   const c = h.connection;
   if (c === undefined) return undefined;
-  return new Set(c.split(',').map((s) => s.trim().toLowerCase()));
+  return new Set(
+    String(c)
+      .split(',')
+      .map((s) => s.trim().toLowerCase()),
+  );
 }
 
 export interface ForwardInfo {
@@ -91,16 +103,23 @@ export interface ForwardInfo {
 }
 
 /** Request header fields to send upstream (RFC 9110 §7.6.1, §7.6.3). */
-export function forwardRequestHeaders(h: IncomingHttpHeaders, r: CompiledProxy, info: ForwardInfo): OutgoingHttpHeaders {
+export function forwardRequestHeaders(
+  h: HeaderMap,
+  r: CompiledProxy,
+  info: ForwardInfo,
+): HeaderMap {
   const listed = connectionListed(h);
-  const out: OutgoingHttpHeaders = {};
+  const out: HeaderMap = {};
   for (const k of Object.keys(h)) {
     if (HOP_BY_HOP.has(k) || listed?.has(k) || k === 'host') continue;
     out[k] = h[k];
   }
   out.host = r.preserveHost && info.host !== undefined ? info.host : r.url.host;
   const xff = h['x-forwarded-for'];
-  out['x-forwarded-for'] = xff === undefined ? info.clientIp : `${Array.isArray(xff) ? xff.join(', ') : xff}, ${info.clientIp}`;
+  out['x-forwarded-for'] =
+    xff === undefined
+      ? info.clientIp
+      : `${Array.isArray(xff) ? xff.join(', ') : xff}, ${info.clientIp}`;
   out['x-forwarded-proto'] = info.proto;
   if (info.host !== undefined) out['x-forwarded-host'] = info.host;
   const via = h.via;
@@ -109,7 +128,7 @@ export function forwardRequestHeaders(h: IncomingHttpHeaders, r: CompiledProxy, 
 }
 
 /** Response header fields to pass back to the client (hop-by-hop removed). */
-export function forwardResponseHeaders(h: IncomingHttpHeaders): Record<string, string | string[]> {
+export function forwardResponseHeaders(h: HeaderMap): Record<string, string | string[]> {
   const listed = connectionListed(h);
   const out: Record<string, string | string[]> = {};
   for (const k of Object.keys(h)) {
@@ -118,67 +137,4 @@ export function forwardResponseHeaders(h: IncomingHttpHeaders): Record<string, s
     out[k] = v;
   }
   return out;
-}
-
-export class UpstreamError extends Error {
-  constructor(
-    readonly status: 502 | 504,
-    message: string,
-  ) {
-    super(message);
-  }
-  readonly code = 'ERR_HTTP_UPSTREAM';
-}
-
-/** Send one request upstream; resolves with the upstream response or rejects with UpstreamError. */
-export function proxyRequest(
-  r: CompiledProxy,
-  method: string,
-  target: string,
-  headers: OutgoingHttpHeaders,
-  body: Readable | undefined,
-): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const make = r.url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = make({
-      protocol: r.url.protocol,
-      hostname: r.url.hostname.replace(/^\[|\]$/g, ''),
-      port: r.url.port || (r.url.protocol === 'https:' ? 443 : 80),
-      method,
-      path: target,
-      headers,
-      agent: r.agent,
-    });
-    let settled = false;
-    const fail = (e: UpstreamError) => {
-      if (settled) return;
-      settled = true;
-      req.destroy();
-      reject(e);
-    };
-    const connectTimer = setTimeout(
-      () => fail(new UpstreamError(504, `upstream timed out (${r.connectTimeoutMs} ms) while connecting to ${r.url.host}`)),
-      r.connectTimeoutMs,
-    );
-    req.on('socket', (s) => {
-      if (!s.connecting) clearTimeout(connectTimer);
-      else s.once('connect', () => clearTimeout(connectTimer));
-    });
-    req.setTimeout(r.readTimeoutMs, () => fail(new UpstreamError(504, `upstream timed out (${r.readTimeoutMs} ms) while reading from ${r.url.host}`)));
-    req.on('error', (e) => {
-      clearTimeout(connectTimer);
-      fail(new UpstreamError(502, `${(e as NodeJS.ErrnoException).code ?? e.message} while connecting to upstream ${r.url.host}`));
-    });
-    req.on('response', (res) => {
-      clearTimeout(connectTimer);
-      if (settled) {
-        res.resume();
-        return;
-      }
-      settled = true;
-      resolve(res);
-    });
-    if (body !== undefined && method !== 'GET' && method !== 'HEAD') body.pipe(req);
-    else req.end();
-  });
 }

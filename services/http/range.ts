@@ -57,7 +57,7 @@ export function parseRange(header: string, size: number): RangeResult {
     } else {
       const first = digits(a);
       if (first === undefined) return NONE;
-      const last = b === '' ? size - 1 : digits(b);
+      const last = b === '' ? Infinity : digits(b);
       if (last === undefined || last < first) return NONE; // invalid int-range: ignore the header
       if (first >= size) {
         // §14.1.1: satisfiable only if first-pos < length

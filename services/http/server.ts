@@ -20,16 +20,18 @@
  * stop(): stop accepting, close idle keep-alive connections, give in-flight requests
  * `graceMs`, then cut the rest.
  */
-import { createServer, type Server, STATUS_CODES } from 'node:http';
+import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { HttpConfig } from './config.js';
-import { defaultErrorBody } from './error-page.js';
+import { defaultErrorBody, reasonPhrase } from './error-page.js';
+import { closeUpstreams } from './upstream-adapter.js';
 
 export interface HttpServer {
+  readonly app: FastifyInstance;
   start(): Promise<void>;
   stop(graceMs?: number): Promise<void>;
   /** Bound addresses (after start). */
@@ -47,10 +49,14 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   });
 }
 
-/** 414 when no line end arrived before the overflow: the request line itself is too long. */
-export function overflowStatus(rawPacket: Buffer | undefined): 414 | 431 {
+/**
+ * 414 when the request line alone did not fit (no line end within the limit), else 431.
+ * `rawPacket` is the chunk the parser was working on when the limit was hit.
+ */
+export function overflowStatus(rawPacket: Buffer | undefined, maxHeaderBytes: number): 414 | 431 {
   if (rawPacket === undefined) return 431;
-  return rawPacket.indexOf(0x0a) === -1 ? 414 : 431;
+  const nl = rawPacket.indexOf(0x0a);
+  return nl === -1 || nl >= maxHeaderBytes ? 414 : 431;
 }
 
 export function createHttpServer(cfg: HttpConfig, app: FastifyInstance, log: Logger): HttpServer {
@@ -59,7 +65,14 @@ export function createHttpServer(cfg: HttpConfig, app: FastifyInstance, log: Log
   const metrics = state.metrics;
   const servers: Server[] = [];
   const addresses: { http?: AddressInfo; https?: AddressInfo } = {};
-  const handler = app.routing.bind(app) as unknown as Parameters<typeof createServer>[1];
+  const routing = app.routing.bind(app) as unknown as (
+    req: IncomingMessage,
+    res: ServerResponse,
+  ) => void;
+  // answers already in memory skip Fastify (app.ts fastServe); the rest is routed by it
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!state.fastServe(req, res)) routing(req, res);
+  };
 
   const opts = {
     maxHeaderSize: l.maxHeaderBytes,
@@ -68,7 +81,10 @@ export function createHttpServer(cfg: HttpConfig, app: FastifyInstance, log: Log
     keepAliveTimeout: l.keepAliveTimeoutMs,
     // how often Node checks the two timeouts above (its default, 30 s, would let a slow
     // client hold a connection up to 30 s past the deadline)
-    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(l.headersTimeoutMs / 4) || 1000)),
+    connectionsCheckingInterval: Math.max(
+      50,
+      Math.min(1000, Math.floor(l.headersTimeoutMs / 4) || 1000),
+    ),
     requireHostHeader: false, // app.ts answers 400 itself, so inject() and sockets agree
   };
 
@@ -82,31 +98,40 @@ export function createHttpServer(cfg: HttpConfig, app: FastifyInstance, log: Log
       s.once('close', () => metrics.connections--);
     });
     server.on('drop', () => metrics.clientError(503));
-    server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
-      if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
-        socket.destroy();
-        return;
-      }
-      let status: number;
-      if (err.code === 'HPE_HEADER_OVERFLOW') status = overflowStatus(err.rawPacket);
-      else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') status = 408;
-      else if (err.code === 'HPE_CB_headers_complete' || err.code === 'HPE_INVALID_TRANSFER_ENCODING') status = 400;
-      else status = 400;
-      metrics.clientError(status);
-      log.debug({ code: err.code, status, remote: socket.remoteAddress }, 'client error');
-      const body = defaultErrorBody(status);
-      socket.end(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/html; charset=utf-8\r\n` +
-          `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString('latin1')}`,
-        'latin1',
-      );
-      // a client that does not read its error must not keep the socket
-      setTimeout(() => socket.destroy(), 1000).unref();
-    });
+    server.on(
+      'clientError',
+      (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+        if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+          socket.destroy();
+          return;
+        }
+        let status: number;
+        if (err.code === 'HPE_HEADER_OVERFLOW')
+          status = overflowStatus(err.rawPacket, l.maxHeaderBytes);
+        else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') status = 408;
+        else if (
+          err.code === 'HPE_CB_headers_complete' ||
+          err.code === 'HPE_INVALID_TRANSFER_ENCODING'
+        )
+          status = 400;
+        else status = 400;
+        metrics.clientError(status);
+        log.debug({ code: err.code, status, remote: socket.remoteAddress }, 'client error');
+        const body = defaultErrorBody(status);
+        socket.end(
+          `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/html; charset=utf-8\r\n` +
+            `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.toString('latin1')}`,
+          'latin1',
+        );
+        // a client that does not read its error must not keep the socket
+        setTimeout(() => socket.destroy(), 1000).unref();
+      },
+    );
     servers.push(server);
   }
 
   return {
+    app,
     addresses,
     async start() {
       await app.ready();
@@ -121,7 +146,8 @@ export function createHttpServer(cfg: HttpConfig, app: FastifyInstance, log: Log
           fallback ??= s.tls;
           contexts.set(s.name, createSecureContext({ cert: s.tls.cert, key: s.tls.key }));
         }
-        if (fallback === undefined) throw new Error('ERR_HTTP_NO_CERTIFICATE: https.enabled but no site has tls');
+        if (fallback === undefined)
+          throw new Error('ERR_HTTP_NO_CERTIFICATE: https.enabled but no site has tls');
         const tls = createTlsServer(
           {
             ...opts,
@@ -143,7 +169,10 @@ export function createHttpServer(cfg: HttpConfig, app: FastifyInstance, log: Log
         addresses.https = await listen(tls as unknown as Server, cfg.https.port, cfg.https.address);
         if (cfg.https.port === 0) state.httpsPort = addresses.https.port;
       }
-      log.info({ http: addresses.http, https: addresses.https, sites: state.sites.map((s) => s.name) }, 'http listening');
+      log.info(
+        { http: addresses.http, https: addresses.https, sites: state.sites.map((s) => s.name) },
+        'http listening',
+      );
     },
     async stop(graceMs = 5000) {
       await Promise.all(
@@ -161,6 +190,7 @@ export function createHttpServer(cfg: HttpConfig, app: FastifyInstance, log: Log
         ),
       );
       servers.length = 0;
+      closeUpstreams();
       await app.close();
     },
   };

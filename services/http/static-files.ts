@@ -18,10 +18,10 @@
  *
  * Left out: multipart ranges (range.ts), `try_files`, `alias`, Content-Disposition.
  */
-import { evaluatePreconditions, ifRangeMatches } from './conditional.js';
+import { evaluatePreconditions, ifRangeMatches, type Validators } from './conditional.js';
 import { parseRange } from './range.js';
 import { chooseCoding, type Coding } from './content-coding.js';
-import type { FileCache, FileEntry, FileRep, LookupSite, Entry } from './file-cache.js';
+import type { FileCache, FileEntry, FileRep, LookupSite, Entry, DirEntry } from './file-store.js';
 
 export interface StaticSite extends LookupSite {
   /** Prefix of this site's cache keys (unique per site). */
@@ -53,7 +53,12 @@ export type Headers = Record<string, string | number>;
 
 export type Plan =
   /** Body from memory (or none: 304, HEAD handled by the adapter). */
-  | { readonly kind: 'buffer'; readonly status: number; readonly headers: Headers; readonly body: Buffer | undefined }
+  | {
+      readonly kind: 'buffer';
+      readonly status: number;
+      readonly headers: Headers;
+      readonly body: Buffer | undefined;
+    }
   /** Bytes [start, end] of a file; `compress` = compress on the fly while streaming. */
   | {
       readonly kind: 'file';
@@ -65,7 +70,12 @@ export type Plan =
       readonly compress: Coding;
     }
   /** An error status; the adapter renders the site's error page. */
-  | { readonly kind: 'error'; readonly status: number; readonly reason: string; readonly absPath?: string }
+  | {
+      readonly kind: 'error';
+      readonly status: number;
+      readonly reason: string;
+      readonly absPath?: string;
+    }
   | { readonly kind: 'redirect'; readonly status: 301; readonly location: string }
   | { readonly kind: 'autoindex'; readonly absPath: string; readonly path: string };
 
@@ -76,54 +86,91 @@ export interface Compressor {
   readonly minBytes: number;
 }
 
-const asEntry = async (e: Entry | Promise<Entry>): Promise<Entry> => e;
+const isPromise = <T>(v: T | Promise<T>): v is Promise<T> =>
+  typeof (v as { then?: unknown }).then === 'function';
 
-export async function serveStatic(
+/**
+ * Plan the response. Returns synchronously when every lookup is a fresh cache hit (and any
+ * compressed form is already made), so the adapter can answer without a microtask; a
+ * Promise otherwise.
+ */
+export function serveStatic(
   req: StaticRequest,
   site: StaticSite,
   cache: FileCache,
   compressor: Compressor,
-): Promise<Plan> {
+): Plan | Promise<Plan> {
   const path = req.path;
   const key = site.keyPrefix + path;
-  let entry = await asEntry(cache.lookup(site, key, path));
-  let entryKey = key;
+  const e = cache.lookup(site, key, path);
+  if (isPromise(e)) return e.then((entry) => afterLookup(req, site, cache, compressor, entry, key));
+  return afterLookup(req, site, cache, compressor, e, key);
+}
 
-  if (entry.kind === 'refused') return { kind: 'error', status: entry.status, reason: entry.reason, absPath: entry.absPath };
+function afterLookup(
+  req: StaticRequest,
+  site: StaticSite,
+  cache: FileCache,
+  compressor: Compressor,
+  entry: Entry,
+  key: string,
+): Plan | Promise<Plan> {
+  const path = req.path;
+  if (entry.kind === 'refused')
+    return { kind: 'error', status: entry.status, reason: entry.reason, absPath: entry.absPath };
   if (entry.kind === 'dir') {
     if (!path.endsWith('/')) {
       // nginx: a directory requested without the slash is redirected, keeping the query
       return { kind: 'redirect', status: 301, location: req.rawPath + '/' + req.query };
     }
-    let found: FileEntry | undefined;
-    for (const name of site.index) {
-      const k = key + name;
-      const e = await asEntry(cache.lookup(site, k, path + name));
-      if (e.kind === 'file') {
-        found = e;
-        entryKey = k;
-        break;
-      }
-    }
-    if (found === undefined) {
-      if (site.autoindex) return { kind: 'autoindex', absPath: entry.absPath, path };
-      return { kind: 'error', status: 403, reason: 'directory index is forbidden', absPath: entry.absPath };
-    }
-    entry = found;
-  } else if (path.endsWith('/')) {
-    return { kind: 'error', status: 404, reason: 'ENOTDIR', absPath: entry.absPath };
+    return tryIndex(req, site, cache, compressor, entry, key, 0);
   }
-  return serveFile(req, site, cache, compressor, entry, entryKey);
+  if (path.endsWith('/'))
+    return { kind: 'error', status: 404, reason: 'ENOTDIR', absPath: entry.absPath };
+  return serveFile(req, site, cache, compressor, entry, key);
 }
 
-async function serveFile(
+/** The first index file that exists (nginx `index`), else autoindex or 403. */
+function tryIndex(
+  req: StaticRequest,
+  site: StaticSite,
+  cache: FileCache,
+  compressor: Compressor,
+  dir: DirEntry,
+  key: string,
+  i: number,
+): Plan | Promise<Plan> {
+  for (; i < site.index.length; i++) {
+    const name = site.index[i]!;
+    const k = key + name;
+    const e = cache.lookup(site, k, req.path + name);
+    if (isPromise(e)) {
+      const next = i + 1;
+      return e.then((found) =>
+        found.kind === 'file'
+          ? serveFile(req, site, cache, compressor, found, k)
+          : tryIndex(req, site, cache, compressor, dir, key, next),
+      );
+    }
+    if (e.kind === 'file') return serveFile(req, site, cache, compressor, e, k);
+  }
+  if (site.autoindex) return { kind: 'autoindex', absPath: dir.absPath, path: req.path };
+  return {
+    kind: 'error',
+    status: 403,
+    reason: 'directory index is forbidden',
+    absPath: dir.absPath,
+  };
+}
+
+function serveFile(
   req: StaticRequest,
   site: StaticSite,
   cache: FileCache,
   compressor: Compressor,
   f: FileEntry,
   key: string,
-): Promise<Plan> {
+): Plan | Promise<Plan> {
   const h = req.headers;
   const rangeHeader = req.method === 'GET' ? h.range : undefined; // RFC 9110 §14.2: Range is GET-only
   const varies = f.compressible && (site.compress || f.gz !== null || f.br !== null);
@@ -131,13 +178,16 @@ async function serveFile(
   // 4. representation
   let rep: FileRep = f;
   let encoding: Coding = 'identity';
-  let onTheFly = false;
+  let onTheFly = false; // never with a Range (see 6.)
   if (varies) {
     const want = chooseCoding(h['accept-encoding']);
     if (want === 'br' || want === 'gzip') {
       const sib = want === 'br' ? f.br : f.gz;
       const other = want === 'br' ? f.gz : f.br;
-      const otherOk = want === 'br' ? h['accept-encoding']!.includes('gzip') : h['accept-encoding']!.includes('br');
+      const otherOk =
+        want === 'br'
+          ? h['accept-encoding']!.includes('gzip')
+          : h['accept-encoding']!.includes('br');
       if (sib !== null) {
         rep = sib;
         encoding = want;
@@ -162,7 +212,11 @@ async function serveFile(
   if (encoding !== 'identity') headers['content-encoding'] = encoding;
 
   // 5. preconditions
-  const validators = { etag: headers.etag as string, lastModified: rep.lastModified, lastModifiedSec: rep.lastModifiedSec };
+  const validators = {
+    etag: headers.etag as string,
+    lastModified: rep.lastModified,
+    lastModifiedSec: rep.lastModifiedSec,
+  };
   const pre =
     h['if-none-match'] === undefined &&
     h['if-modified-since'] === undefined &&
@@ -188,39 +242,74 @@ async function serveFile(
   }
   if (pre === 'failed') return { kind: 'error', status: 412, reason: 'precondition failed' };
 
-  // on-the-fly compression of a cached body: make (once) and serve from memory
+  // on-the-fly compression of a cached body: made once, then served from memory
   if (onTheFly) {
-    if (f.body !== undefined) {
-      const coding = encoding as 'gzip' | 'br';
-      let z = coding === 'gzip' ? f.gzip : f.brotli;
-      if (z === undefined) {
-        z = await compressor.compress(f.body, coding);
-        cache.storeCompressed(key, f, coding, z);
-      }
-      if (z === null) {
-        delete headers['content-encoding'];
-        headers.etag = f.etag;
-        headers['accept-ranges'] = 'bytes';
-      } else {
-        headers['content-length'] = z.length;
-        return { kind: 'buffer', status: 200, headers, body: z };
-      }
-      encoding = 'identity';
-      onTheFly = false;
-    } else {
-      return { kind: 'file', status: 200, headers, absPath: f.absPath, start: 0, end: f.size - 1, compress: encoding };
+    if (f.body === undefined) {
+      return {
+        kind: 'file',
+        status: 200,
+        headers,
+        absPath: f.absPath,
+        start: 0,
+        end: f.size - 1,
+        compress: encoding,
+      };
     }
+    const coding = encoding as 'gzip' | 'br';
+    const z = coding === 'gzip' ? f.gzip : f.brotli;
+    if (z === undefined) {
+      const body = f.body;
+      return compressor.compress(body, coding).then((made) => {
+        cache.storeCompressed(key, f, coding, made);
+        return compressedPlan(headers, f, made, rangeHeader);
+      });
+    }
+    return compressedPlan(headers, f, z, rangeHeader);
   }
 
+  return rangePlan(headers, rep, rangeHeader, h['if-range'], validators);
+}
+
+/** A compressed body from memory, or the identity body when compressing did not pay. */
+function compressedPlan(
+  headers: Headers,
+  f: FileEntry,
+  z: Buffer | null,
+  rangeHeader: string | undefined,
+): Plan {
+  if (z !== null) {
+    headers['content-length'] = z.length;
+    return { kind: 'buffer', status: 200, headers, body: z };
+  }
+  delete headers['content-encoding'];
+  headers.etag = f.etag;
+  headers['accept-ranges'] = 'bytes';
+  return rangePlan(headers, f, rangeHeader, undefined, undefined);
+}
+
+function rangePlan(
+  headers: Headers,
+  rep: FileRep,
+  rangeHeader: string | undefined,
+  ifRange: string | undefined,
+  validators: Validators | undefined,
+): Plan {
   // 6. ranges
-  if (rangeHeader !== undefined && ifRangeMatches(h['if-range'], validators)) {
+  if (
+    rangeHeader !== undefined &&
+    (validators === undefined || ifRangeMatches(ifRange, validators))
+  ) {
     const r = parseRange(rangeHeader, rep.size);
     if (r.kind === 'unsatisfiable') {
       // §15.5.17: 416 SHOULD carry Content-Range "bytes */length"
       return {
         kind: 'buffer',
         status: 416,
-        headers: { 'content-range': `bytes */${rep.size}`, 'content-type': 'text/plain; charset=utf-8', 'content-length': 0 },
+        headers: {
+          'content-range': `bytes */${rep.size}`,
+          'content-type': 'text/plain; charset=utf-8',
+          'content-length': 0,
+        },
         body: Buffer.alloc(0),
       };
     }
@@ -228,13 +317,34 @@ async function serveFile(
       headers['content-range'] = `bytes ${r.start}-${r.end}/${rep.size}`;
       headers['content-length'] = r.end - r.start + 1;
       if (rep.body !== undefined) {
-        return { kind: 'buffer', status: 206, headers, body: rep.body.subarray(r.start, r.end + 1) };
+        return {
+          kind: 'buffer',
+          status: 206,
+          headers,
+          body: rep.body.subarray(r.start, r.end + 1),
+        };
       }
-      return { kind: 'file', status: 206, headers, absPath: rep.absPath, start: r.start, end: r.end, compress: 'identity' };
+      return {
+        kind: 'file',
+        status: 206,
+        headers,
+        absPath: rep.absPath,
+        start: r.start,
+        end: r.end,
+        compress: 'identity',
+      };
     }
   }
 
   headers['content-length'] = rep.size;
   if (rep.body !== undefined) return { kind: 'buffer', status: 200, headers, body: rep.body };
-  return { kind: 'file', status: 200, headers, absPath: rep.absPath, start: 0, end: rep.size - 1, compress: 'identity' };
+  return {
+    kind: 'file',
+    status: 200,
+    headers,
+    absPath: rep.absPath,
+    start: 0,
+    end: rep.size - 1,
+    compress: 'identity',
+  };
 }

@@ -28,8 +28,12 @@ export function isValidHost(host: string): boolean {
       (c >= 0x61 && c <= 0x7a) || // a-z
       (c >= 0x41 && c <= 0x5a) || // A-Z
       (c >= 0x30 && c <= 0x39) || // 0-9
-      c === 0x2d || c === 0x2e || c === 0x5f || // - . _
-      c === 0x3a || c === 0x5b || c === 0x5d; // : [ ]
+      c === 0x2d ||
+      c === 0x2e ||
+      c === 0x5f || // - . _
+      c === 0x3a ||
+      c === 0x5b ||
+      c === 0x5d; // : [ ]
     if (!ok) return false;
   }
   return true;
@@ -51,7 +55,11 @@ export function hostName(host: string): string {
 }
 
 export function buildHostTable<S>(
-  sites: readonly { readonly serverNames: readonly string[]; readonly isDefault: boolean; readonly site: S }[],
+  sites: readonly {
+    readonly serverNames: readonly string[];
+    readonly isDefault: boolean;
+    readonly site: S;
+  }[],
 ): HostTable<S> {
   if (sites.length === 0) throw new Error('ERR_HTTP_NO_SITES: at least one site is needed');
   const exact = new Map<string, S>();

@@ -13,7 +13,15 @@
  */
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,15 +32,26 @@ const S = 'nsdhcp-srv';
 const C1 = 'nsdhcp-c1';
 const C2 = 'nsdhcp-c2';
 
-function sh(cmd: string, args: string[], opts: { allowFail?: boolean; timeout?: number } = {}): string {
+function sh(
+  cmd: string,
+  args: string[],
+  opts: { allowFail?: boolean; timeout?: number } = {},
+): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: opts.timeout ?? 30_000 });
-  if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')}: ${r.status} ${r.stderr}${r.stdout}`);
+  if (r.status !== 0 && !opts.allowFail)
+    throw new Error(`${cmd} ${args.join(' ')}: ${r.status} ${r.stderr}${r.stdout}`);
   return (r.stdout ?? '') + (r.stderr ?? '');
 }
-const nsx = (ns: string, cmd: string, args: string[], opts?: { allowFail?: boolean; timeout?: number }) =>
-  sh('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+const nsx = (
+  ns: string,
+  cmd: string,
+  args: string[],
+  opts?: { allowFail?: boolean; timeout?: number },
+) => sh('ip', ['netns', 'exec', ns, cmd, ...args], opts);
 
-const missing = ['dhclient', 'udhcpc', 'dhcpcd', 'setpriv'].filter((b) => spawnSync('which', [b]).status !== 0);
+const missing = ['dhclient', 'udhcpc', 'dhcpcd', 'setpriv'].filter(
+  (b) => spawnSync('which', [b]).status !== 0,
+);
 if (process.getuid?.() !== 0 || missing.length > 0) {
   t.plan(0, `needs root and ${missing.join(', ') || 'nothing else'}`);
   process.exit(0);
@@ -74,7 +93,10 @@ const dataDir = join(work, 'data');
 mkdirSync(cfgDir);
 mkdirSync(dataDir);
 chmodSync(dataDir, 0o777);
-writeFileSync(join(cfgDir, 'netsvc.yaml'), 'admin: { enabled: false }\nlog: { level: info, format: json }\n');
+writeFileSync(
+  join(cfgDir, 'netsvc.yaml'),
+  'admin: { enabled: false }\nlog: { level: info, format: json }\n',
+);
 writeFileSync(
   join(cfgDir, 'dhcp.yaml'),
   `enabled: true
@@ -91,7 +113,9 @@ subnets:
 
 async function registeredInCli(): Promise<boolean> {
   try {
-    const m = (await import(join(ROOT, 'dist/services/index.js'))) as { services: { name: string }[] };
+    const m = (await import(join(ROOT, 'dist/services/index.js'))) as {
+      services: { name: string }[];
+    };
     return m.services.some((s) => s.name === 'dhcp');
   } catch {
     return false;
@@ -117,16 +141,29 @@ process.on('SIGTERM', async () => { await svc.stop(); process.exit(0); });
 );
 
 const viaCli = await registeredInCli();
-const caps = ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all,+net_bind_service,+net_raw', '--ambient-caps=+net_bind_service,+net_raw', '--bounding-set=-all,+net_bind_service,+net_raw'];
+const caps = [
+  '--reuid=nobody',
+  '--regid=nogroup',
+  '--clear-groups',
+  '--inh-caps=-all,+net_bind_service,+net_raw',
+  '--ambient-caps=+net_bind_service,+net_raw',
+  '--bounding-set=-all,+net_bind_service,+net_raw',
+];
 
 async function startServer(): Promise<Daemon> {
   const node = process.execPath;
-  const args = viaCli ? [join(ROOT, 'dist/src/main.js'), 'dhcp', '--config', cfgDir] : [launcher, cfgDir];
+  const args = viaCli
+    ? [join(ROOT, 'dist/src/main.js'), 'dhcp', '--config', cfgDir]
+    : [launcher, cfgDir];
   return startDaemon({
     name: 'netsvc-dhcp',
     command: 'ip',
     args: ['netns', 'exec', S, 'setpriv', ...caps, node, ...args],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NETSVC_DATA_DIR: dataDir, NETSVC_CONFIG_DIR: cfgDir },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      NETSVC_DATA_DIR: dataDir,
+      NETSVC_CONFIG_DIR: cfgDir,
+    },
     ready: [{ log: /listening on nsdhcp-a0/ }, { log: /listening on nsdhcp-b0/ }],
     readyTimeoutMs: 15_000,
   });
@@ -134,7 +171,9 @@ async function startServer(): Promise<Daemon> {
 
 let server = await startServer();
 t.teardown(() => server.stop());
-t.comment(`server started ${viaCli ? 'by the CLI' : 'by the create() launcher'} as nobody with CAP_NET_BIND_SERVICE+CAP_NET_RAW`);
+t.comment(
+  `server started ${viaCli ? 'by the CLI' : 'by the create() launcher'} as nobody with CAP_NET_BIND_SERVICE+CAP_NET_RAW`,
+);
 
 t.test('the server process has no capabilities beyond bind-service and raw', async (t) => {
   const status = readFileSync(`/proc/${server.pid}/status`, 'utf8');
@@ -147,7 +186,12 @@ t.test('the server process has no capabilities beyond bind-service and raw', asy
 const leaseFile = join(work, 'dhclient.leases');
 const pidFile = join(work, 'dhclient.pid');
 function dhclient(): string {
-  const out = nsx(C1, 'dhclient', ['-1', '-v', '-sf', '/bin/true', '-lf', leaseFile, '-pf', pidFile, 'nsdhcp-a1'], { timeout: 30_000 });
+  const out = nsx(
+    C1,
+    'dhclient',
+    ['-1', '-v', '-sf', '/bin/true', '-lf', leaseFile, '-pf', pidFile, 'nsdhcp-a1'],
+    { timeout: 30_000 },
+  );
   try {
     process.kill(Number(readFileSync(pidFile, 'utf8').trim()));
   } catch {
@@ -175,33 +219,60 @@ writeFileSync(
 );
 chmodSync(udhcpcScript, 0o755);
 
-t.test('busybox udhcpc on link 2 gets 10.77.2.x with router and DNS (second interface, second subnet)', async (t) => {
-  const out = nsx(C2, 'busybox', ['udhcpc', '-i', 'nsdhcp-b1', '-f', '-q', '-n', '-t', '3', '-s', udhcpcScript], { timeout: 30_000 });
-  t.match(out, /lease of 10\.77\.2\.10 obtained from 10\.77\.2\.1/);
-  t.match(readFileSync(udhcpcEnv, 'utf8'), /ip=10\.77\.2\.10 router=10\.77\.2\.1 dns=10\.77\.2\.2 8\.8\.8\.8 lease=120/);
-});
+t.test(
+  'busybox udhcpc on link 2 gets 10.77.2.x with router and DNS (second interface, second subnet)',
+  async (t) => {
+    const out = nsx(
+      C2,
+      'busybox',
+      ['udhcpc', '-i', 'nsdhcp-b1', '-f', '-q', '-n', '-t', '3', '-s', udhcpcScript],
+      { timeout: 30_000 },
+    );
+    t.match(out, /lease of 10\.77\.2\.10 obtained from 10\.77\.2\.1/);
+    t.match(
+      readFileSync(udhcpcEnv, 'utf8'),
+      /ip=10\.77\.2\.10 router=10\.77\.2\.1 dns=10\.77\.2\.2 8\.8\.8\.8 lease=120/,
+    );
+  },
+);
 
 t.test('dhcpcd on link 1 gets 10.77.1.x with router and DNS', async (t) => {
   const dump = join(work, 'dhcpcd.env');
   const hook = join(work, 'dhcpcd.sh');
-  writeFileSync(hook, `#!/bin/sh\n[ "$reason" = BOUND ] && echo "ip=$new_ip_address routers=$new_routers dns=$new_domain_name_servers" > ${dump}\nexit 0\n`);
+  writeFileSync(
+    hook,
+    `#!/bin/sh\n[ "$reason" = BOUND ] && echo "ip=$new_ip_address routers=$new_routers dns=$new_domain_name_servers" > ${dump}\nexit 0\n`,
+  );
   chmodSync(hook, 0o755);
   const dbdir = join(work, 'dhcpcd-db');
   mkdirSync(dbdir);
   // A second client on link 1: another MAC, so another address.
   nsx(C1, 'ip', ['link', 'set', 'nsdhcp-a1', 'address', '02:00:00:77:01:02']);
-  const out = nsx(C1, 'dhcpcd', ['-4', '-1', '-B', '-d', '-c', hook, '--noipv4ll', '--nohook', 'resolv.conf', 'nsdhcp-a1'], {
-    timeout: 40_000,
-    allowFail: true,
-  });
+  const out = nsx(
+    C1,
+    'dhcpcd',
+    ['-4', '-1', '-B', '-d', '-c', hook, '--noipv4ll', '--nohook', 'resolv.conf', 'nsdhcp-a1'],
+    {
+      timeout: 40_000,
+      allowFail: true,
+    },
+  );
   rmSync('/var/lib/dhcpcd/nsdhcp-a1.lease', { force: true });
   t.match(out, /leased 10\.77\.1\.\d+ for 120 seconds/);
-  t.match(readFileSync(dump, 'utf8'), /ip=10\.77\.1\.\d+ routers=10\.77\.1\.1 dns=10\.77\.1\.2 1\.1\.1\.1/);
+  t.match(
+    readFileSync(dump, 'utf8'),
+    /ip=10\.77\.1\.\d+ routers=10\.77\.1\.1 dns=10\.77\.1\.2 1\.1\.1\.1/,
+  );
   nsx(C1, 'ip', ['addr', 'flush', 'dev', 'nsdhcp-a1']);
 });
 
 /** A raw client in a namespace: sends one message from port 68 on a device, prints replies. */
-function probe(ns: string, dev: string, to: string, message: Record<string, unknown>): { type: number; yiaddr: string; message?: string }[] {
+function probe(
+  ns: string,
+  dev: string,
+  to: string,
+  message: Record<string, unknown>,
+): { type: number; yiaddr: string; message?: string }[] {
   const script = `
 import { createSocket } from 'node:dgram';
 import { openDeviceSocket } from '${ROOT}dist/services/dhcp/interface-adapter.js';
@@ -219,32 +290,61 @@ setTimeout(() => { console.log(JSON.stringify(out)); s.close(); }, 1500);
 `;
   const file = join(work, `probe-${Date.now()}.mjs`);
   writeFileSync(file, script);
-  const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, file], { encoding: 'utf8', timeout: 20_000 });
-  return JSON.parse(out.trim().split('\n').pop()!) as { type: number; yiaddr: string; message?: string }[];
+  const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, file], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  return JSON.parse(out.trim().split('\n').pop()!) as {
+    type: number;
+    yiaddr: string;
+    message?: string;
+  }[];
 }
 
-t.test('a foreign REQUEST (INIT-REBOOT for an address leased to another client) gets a NAK', async (t) => {
-  nsx(C1, 'ip', ['addr', 'add', '10.77.1.250/24', 'dev', 'nsdhcp-a1']);
-  const replies = probe(C1, 'nsdhcp-a1', '255.255.255.255', { type: 3, mac: '02:00:00:77:09:09', xid: 4242, requested: '10.77.1.10' });
-  nsx(C1, 'ip', ['addr', 'flush', 'dev', 'nsdhcp-a1']);
-  t.equal(replies.length, 1);
-  t.equal(replies[0]?.type, 6, 'DHCPNAK');
-  t.match(replies[0]?.message, /another client/);
-});
+t.test(
+  'a foreign REQUEST (INIT-REBOOT for an address leased to another client) gets a NAK',
+  async (t) => {
+    nsx(C1, 'ip', ['addr', 'add', '10.77.1.250/24', 'dev', 'nsdhcp-a1']);
+    const replies = probe(C1, 'nsdhcp-a1', '255.255.255.255', {
+      type: 3,
+      mac: '02:00:00:77:09:09',
+      xid: 4242,
+      requested: '10.77.1.10',
+    });
+    nsx(C1, 'ip', ['addr', 'flush', 'dev', 'nsdhcp-a1']);
+    t.equal(replies.length, 1);
+    t.equal(replies[0]?.type, 6, 'DHCPNAK');
+    t.match(replies[0]?.message, /another client/);
+  },
+);
 
-t.test('kill -9, restart: dhclient INIT-REBOOT and a RENEWING unicast keep their addresses', async (t) => {
-  process.kill(server.pid, 'SIGKILL');
-  await server.stop();
-  server = await startServer();
-  // dhclient restarts from its lease file: DHCPREQUEST for its old address (INIT-REBOOT).
-  nsx(C1, 'ip', ['link', 'set', 'nsdhcp-a1', 'address', dhclientMac]);
-  const out = dhclient();
-  t.match(out, /DHCPREQUEST for 10\.77\.1\.10/);
-  t.match(out, /bound to 10\.77\.1\.10/);
-  t.notMatch(out, /DHCPDISCOVER/, 'no new DISCOVER: the lease was on disk');
-  // udhcpc's client (id 01+MAC) renews by unicast from its bound address.
-  const mac = nsx(C2, 'cat', ['/sys/class/net/nsdhcp-b1/address']).trim();
-  const replies = probe(C2, 'nsdhcp-b1', '10.77.2.1', { type: 3, mac, clientId: '01' + mac.replace(/:/g, ''), xid: 777, ciaddr: '10.77.2.10' });
-  t.same(replies.map((r) => [r.type, r.yiaddr]), [[5, '10.77.2.10']], 'DHCPACK, same address');
-  t.match(server.output(), /DHCPACK on 10\.77\.2\.10/);
-});
+t.test(
+  'kill -9, restart: dhclient INIT-REBOOT and a RENEWING unicast keep their addresses',
+  async (t) => {
+    process.kill(server.pid, 'SIGKILL');
+    await server.stop();
+    server = await startServer();
+    // dhclient restarts from its lease file: DHCPREQUEST for its old address (INIT-REBOOT).
+    nsx(C1, 'ip', ['link', 'set', 'nsdhcp-a1', 'address', dhclientMac]);
+    const out = dhclient();
+    t.match(out, /DHCPREQUEST for 10\.77\.1\.10/);
+    t.match(out, /bound to 10\.77\.1\.10/);
+    t.notMatch(out, /DHCPDISCOVER/, 'no new DISCOVER: the lease was on disk');
+    // udhcpc's client (id 01+MAC) renews by unicast from its bound address.
+    const mac = nsx(C2, 'cat', ['/sys/class/net/nsdhcp-b1/address']).trim();
+    const replies = probe(C2, 'nsdhcp-b1', '10.77.2.1', {
+      type: 3,
+      mac,
+      clientId: '01' + mac.replace(/:/g, ''),
+      xid: 777,
+      ciaddr: '10.77.2.10',
+    });
+    t.same(
+      replies.map((r) => [r.type, r.yiaddr]),
+      [[5, '10.77.2.10']],
+      'DHCPACK, same address',
+    );
+    await new Promise((ok) => setTimeout(ok, 200));
+    t.match(server.output(), /DHCPACK on 10\.77\.2\.10/, server.output().slice(-2000));
+  },
+);

@@ -48,17 +48,28 @@ t.teardown(async () => {
 
 function curl(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile('curl', ['-sS', '--max-time', '10', ...args], { encoding: 'latin1', maxBuffer: 1 << 24 }, (e, out, err) =>
-      resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }),
+    execFile(
+      'curl',
+      ['-sS', '--max-time', '10', ...args],
+      { encoding: 'latin1', maxBuffer: 1 << 24 },
+      (e, out, err) =>
+        resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }),
     );
   });
 }
 /** status code and body of one request */
-async function fetchOne(path: string, ...args: string[]): Promise<{ status: number; body: string; headers: string }> {
+async function fetchOne(
+  path: string,
+  ...args: string[]
+): Promise<{ status: number; body: string; headers: string }> {
   const r = await curl('-D', '-', ...args, base + path);
   const split = r.out.indexOf('\r\n\r\n');
   const headers = r.out.slice(0, split);
-  return { status: Number(/^HTTP\/[\d.]+ (\d+)/.exec(headers)?.[1] ?? 0), body: r.out.slice(split + 4), headers };
+  return {
+    status: Number(/^HTTP\/[\d.]+ (\d+)/.exec(headers)?.[1] ?? 0),
+    body: r.out.slice(split + 4),
+    headers,
+  };
 }
 
 t.test('the three sites by Host header', async (t) => {
@@ -114,7 +125,15 @@ t.test('revisits get 304 (ETag and Last-Modified)', async (t) => {
   t.equal((await fetchOne('/style.css', '-H', `If-None-Match: ${etag}`)).status, 304);
   t.equal((await fetchOne('/style.css', '-H', `If-Modified-Since: ${lm}`)).status, 304);
   // curl's own conditional: -z with a date after the file's mtime
-  const z = await curl('-o', '/dev/null', '-w', '%{http_code}', '-z', 'Jan 1 2100', `${base}/style.css`);
+  const z = await curl(
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_code}',
+    '-z',
+    'Jan 1 2100',
+    `${base}/style.css`,
+  );
   t.equal(z.out, '304');
   t.equal((await fetchOne('/style.css', '-H', 'If-None-Match: "stale"')).status, 200);
 });
@@ -135,7 +154,13 @@ t.test('ranges 206 / 416, compression', async (t) => {
 });
 
 t.test('traversal attempts are refused', async (t) => {
-  for (const p of ['/../../../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/images/..%2f..%2f..%2fetc%2fpasswd', '/..%5c..%5cetc%5cpasswd', '/index.html%00.png']) {
+  for (const p of [
+    '/../../../../etc/passwd',
+    '/%2e%2e/%2e%2e/etc/passwd',
+    '/images/..%2f..%2f..%2fetc%2fpasswd',
+    '/..%5c..%5cetc%5cpasswd',
+    '/index.html%00.png',
+  ]) {
     const r = await fetchOne(p, '--path-as-is');
     t.equal(r.status, 400, p);
     t.notMatch(r.body, 'root:', p);
@@ -148,7 +173,10 @@ t.test('a slow client is cut off with 408', async (t) => {
     const s = connect(port, '127.0.0.1');
     let got = '';
     let n = 0;
-    const drip = setInterval(() => s.writable && s.write(n++ === 0 ? 'GET / HTTP/1.1\r\n' : `X-Drip-${n}: 1\r\n`), 250);
+    const drip = setInterval(
+      () => s.writable && s.write(n++ === 0 ? 'GET / HTTP/1.1\r\n' : `X-Drip-${n}: 1\r\n`),
+      250,
+    );
     s.on('data', (d) => (got += d.toString()));
     s.on('close', () => {
       clearInterval(drip);
@@ -165,7 +193,10 @@ t.test('access log in the combined format', async (t) => {
   await svc.reload!(); // flush + reopen
   const lines = readFileSync(join(dataDir, 'logs/web1.access.log'), 'utf8').trim().split('\n');
   t.ok(lines.length > 0);
-  t.match(lines[0], /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/ HTTP\/1\.1" 200 \d+ "-" "curl\/[\d.]+"$/);
+  t.match(
+    lines[0],
+    /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/ HTTP\/1\.1" 200 \d+ "-" "curl\/[\d.]+"$/,
+  );
   const errors = readFileSync(join(dataDir, 'logs/www.error.log'), 'utf8');
   t.match(errors, /open\(\) .*nothing\.html.* failed/);
 });

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { HttpConfig, SiteConfig } from './config.js';
 import type { StaticSite } from './static-files.js';
-import { LogFile } from './log-file.js';
+import { LogFile } from './log-store.js';
 import { compileProxy, type CompiledProxy } from './proxy.js';
 import type { HttpMetrics, SiteCounters } from './metrics.js';
 
@@ -66,7 +66,10 @@ export function compileSites(cfg: HttpConfig, dirs: SiteDirs, metrics: HttpMetri
       tls:
         s.tls === null
           ? null
-          : { cert: readFileSync(under(dirs.configDir, s.tls.cert)), key: readFileSync(under(dirs.configDir, s.tls.key)) },
+          : {
+              cert: readFileSync(under(dirs.configDir, s.tls.cert)),
+              key: readFileSync(under(dirs.configDir, s.tls.key)),
+            },
       redirectToHttps: s.redirectToHttps,
       proxy: compileProxy(s.proxy),
       counters: metrics.site(s.name),
@@ -83,7 +86,8 @@ export function checkSites(cfg: HttpConfig, configDir: string): string[] {
   let defaults = 0;
   cfg.sites.forEach((s, i) => {
     const at = `/sites/${i}`;
-    if (names.has(s.name)) out.push(`${at}/name: "${s.name}" is already used by /sites/${names.get(s.name)}`);
+    if (names.has(s.name))
+      out.push(`${at}/name: "${s.name}" is already used by /sites/${names.get(s.name)}`);
     names.set(s.name, i);
     if (s.default) defaults++;
     const root = under(configDir, s.root);
@@ -92,10 +96,13 @@ export function checkSites(cfg: HttpConfig, configDir: string): string[] {
     for (const n of s.serverNames) {
       const k = n.toLowerCase();
       if (k.includes('*') && !k.startsWith('*.') && !k.endsWith('.*')) {
-        out.push(`${at}/serverNames: "${n}": a wildcard must be the first label (*.example.org) or the last (www.*)`);
+        out.push(
+          `${at}/serverNames: "${n}": a wildcard must be the first label (*.example.org) or the last (www.*)`,
+        );
       }
       const other = seen.get(k);
-      if (other !== undefined) out.push(`${at}/serverNames: "${n}" is also a name of site "${other}"`);
+      if (other !== undefined)
+        out.push(`${at}/serverNames: "${n}" is also a name of site "${other}"`);
       seen.set(k, s.name);
     }
     if (s.tls !== null) {
@@ -103,13 +110,15 @@ export function checkSites(cfg: HttpConfig, configDir: string): string[] {
         const p = under(configDir, s.tls[f]);
         if (!existsSync(p)) out.push(`${at}/tls/${f}: ${p} does not exist`);
       }
-      if (!cfg.https.enabled) out.push(`${at}/tls: the site has a certificate but https.enabled is false`);
+      if (!cfg.https.enabled)
+        out.push(`${at}/tls: the site has a certificate but https.enabled is false`);
     }
     if (s.redirectToHttps && (s.tls === null || !cfg.https.enabled)) {
       out.push(`${at}/redirectToHttps: needs tls on the site and https.enabled`);
     }
   });
   if (defaults > 1) out.push('/sites: more than one site has default: true');
-  if (cfg.https.enabled && !cfg.sites.some((s) => s.tls !== null)) out.push('/https/enabled: no site has tls');
+  if (cfg.https.enabled && !cfg.sites.some((s) => s.tls !== null))
+    out.push('/https/enabled: no site has tls');
   return out;
 }

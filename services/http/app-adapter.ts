@@ -1,6 +1,8 @@
 /**
  * `buildApp(cfg, deps)`: the Fastify instance serving every site, without listening
- * (tests drive it with `inject()`; server.ts puts it behind the listeners).
+ * (tests drive it with `inject()`; server.ts puts it behind the listeners). An adapter in
+ * DESIGN.md's sense: it writes responses and streams files; the decisions live in the
+ * pure files it calls (vhost, request-target, static-files, conditional, range, proxy).
  *
  * One catch-all route takes every method and path; methods Fastify does not route land in
  * the not-found handler, which is the same function. Per request:
@@ -15,6 +17,9 @@
  *      page when it has one (nginx error_page), the built-in page otherwise.
  * The onResponse hook counts (metrics.ts) and writes the access log line; errors a site
  * would want to know (404, 403, 5xx) go to its error log.
+ *
+ * Hot path: `fastServe` (used by server.ts ahead of Fastify) takes the same decisions and
+ * writes answers that are already in memory directly; everything else goes through Fastify.
  *
  * Bugs (exceptions) are logged with their stack, counted and answered 500; serving goes on.
  *
@@ -31,14 +36,25 @@ import type { HttpConfig } from './config.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import { buildHostTable, isValidHost, type HostTable } from './vhost.js';
 import { parseTarget } from './request-target.js';
-import { FileCache } from './file-cache.js';
-import { serveStatic, type Compressor, type Plan } from './static-files.js';
+import { FileCache } from './file-store.js';
+import { serveStatic, type Compressor, type Plan, type StaticRequest } from './static-files.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defaultErrorBody } from './error-page.js';
 import { renderAutoindex } from './autoindex.js';
 import { combinedLine, errorLine } from './access-log.js';
 import { createHttpMetrics, type HttpMetrics } from './metrics.js';
-import { compileSites, type Site } from './sites.js';
-import { matchProxy, upstreamTarget, forwardRequestHeaders, forwardResponseHeaders, proxyRequest, UpstreamError } from './proxy.js';
+import { compileSites, type Site } from './site-store.js';
+import {
+  matchProxy,
+  upstreamTarget,
+  forwardRequestHeaders,
+  forwardResponseHeaders,
+  type CompiledProxy,
+} from './proxy.js';
+import { proxyRequest, UpstreamError } from './upstream-adapter.js';
+
+const isPromise = <T>(v: T | Promise<T>): v is Promise<T> =>
+  typeof (v as { then?: unknown }).then === 'function';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -72,6 +88,8 @@ export interface HttpState {
   closeLogs(): Promise<void>;
   /** Forget cached files and reopen logs (SIGHUP / POST /reload). */
   reload(): Promise<void>;
+  /** Answer from memory without Fastify when possible (server.ts calls it first). */
+  fastServe(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
 const gzipP = promisify(gzip);
@@ -82,8 +100,14 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
   const log = deps.log ?? pino({ level: 'silent' });
   const clock = deps.clock ?? systemClock;
   const metrics = createHttpMetrics(deps.registry ?? new Registry());
-  const sites = compileSites(cfg, { configDir: deps.configDir, dataDir: deps.dataDir ?? deps.configDir }, metrics);
-  const hosts = buildHostTable(sites.map((s) => ({ serverNames: s.serverNames, isDefault: s.isDefault, site: s })));
+  const sites = compileSites(
+    cfg,
+    { configDir: deps.configDir, dataDir: deps.dataDir ?? deps.configDir },
+    metrics,
+  );
+  const hosts = buildHostTable(
+    sites.map((s) => ({ serverNames: s.serverNames, isDefault: s.isDefault, site: s })),
+  );
   const defaultSite = hosts.select(undefined);
   const cache = new FileCache(cfg.fileCache, () => clock.monotonic());
   metrics.cacheStats = () => ({ entries: cache.size, bytes: cache.bodyBytes });
@@ -118,6 +142,7 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
         await s.errorLog?.close();
       }
     },
+    fastServe: () => false,
     async reload() {
       cache.clear();
       for (const s of sites) {
@@ -129,7 +154,6 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
 
   const app = Fastify({
     logger: false,
-    disableRequestLogging: true,
     requestIdHeader: false,
     exposeHeadRoutes: false,
     return503OnClosing: true,
@@ -149,7 +173,12 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
 
-  function errorLogLine(request: FastifyRequest, site: Site, level: 'error' | 'crit' | 'warn' | 'info', message: string): void {
+  function errorLogLine(
+    request: FastifyRequest,
+    site: Site,
+    level: 'error' | 'crit' | 'warn' | 'info',
+    message: string,
+  ): void {
     if (site.errorLog === null) return;
     const raw = request.raw;
     site.errorLog.line(
@@ -168,12 +197,19 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
     );
   }
 
-  async function sendError(request: FastifyRequest, reply: FastifyReply, status: number, reason: string, extra?: Record<string, string>): Promise<FastifyReply> {
+  async function sendError(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    reason: string,
+    extra?: Record<string, string>,
+  ): Promise<FastifyReply> {
     const site = request.site ?? defaultSite;
     reply.code(status);
     if (extra !== undefined) reply.headers(extra);
     // RFC 9112 §9.6: after a request we could not read safely, close the connection
-    if (status === 400 || status === 408 || status === 413 || status === 414 || status === 431) reply.header('connection', 'close');
+    if (status === 400 || status === 408 || status === 413 || status === 414 || status === 431)
+      reply.header('connection', 'close');
     const page = site.errorPages.get(status);
     let body: Buffer | undefined;
     let type = 'text/html; charset=utf-8';
@@ -194,7 +230,13 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
     return reply.header('content-type', type).header('content-length', body.length).send(body);
   }
 
-  async function writePlan(request: FastifyRequest, reply: FastifyReply, site: Site, plan: Plan, isHead: boolean): Promise<FastifyReply> {
+  async function writePlan(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    site: Site,
+    plan: Plan,
+    isHead: boolean,
+  ): Promise<FastifyReply> {
     switch (plan.kind) {
       case 'buffer':
         reply.code(plan.status).headers(plan.headers);
@@ -207,7 +249,11 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
         if (plan.end < plan.start) {
           return reply.send(Buffer.alloc(0));
         }
-        const stream = createReadStream(plan.absPath, { start: plan.start, end: plan.end, highWaterMark: 64 * 1024 });
+        const stream = createReadStream(plan.absPath, {
+          start: plan.start,
+          end: plan.end,
+          highWaterMark: 64 * 1024,
+        });
         if (plan.compress === 'identity') {
           request.bodyBytes = plan.end - plan.start + 1;
           return reply.send(stream);
@@ -215,7 +261,9 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
         const z =
           plan.compress === 'gzip'
             ? createGzip({ level: cfg.compression.gzipLevel })
-            : createBrotliCompress({ params: { [zc.BROTLI_PARAM_QUALITY]: cfg.compression.brotliQuality } });
+            : createBrotliCompress({
+                params: { [zc.BROTLI_PARAM_QUALITY]: cfg.compression.brotliQuality },
+              });
         z.on('data', (c: Buffer) => (request.bodyBytes += c.length));
         stream.on('error', (e) => z.destroy(e));
         return reply.send(stream.pipe(z));
@@ -224,26 +272,50 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
         return sendError(request, reply, 301, 'directory', { location: plan.location });
       case 'error':
         if (plan.status === 404 || plan.status === 403) {
-          errorLogLine(request, site, 'error', `open() "${plan.absPath ?? ''}" failed (${plan.reason})`);
+          errorLogLine(
+            request,
+            site,
+            'error',
+            `open() "${plan.absPath ?? ''}" failed (${plan.reason})`,
+          );
         }
         return sendError(request, reply, plan.status, plan.reason);
       case 'autoindex': {
         let html: Buffer;
         try {
           const ents = await readdir(plan.absPath, { withFileTypes: true });
-          html = Buffer.from(renderAutoindex(plan.path, ents.map((d) => ({ name: d.name, isDir: d.isDirectory() }))));
+          html = Buffer.from(
+            renderAutoindex(
+              plan.path,
+              ents.map((d) => ({ name: d.name, isDir: d.isDirectory() })),
+            ),
+          );
         } catch (e) {
-          errorLogLine(request, site, 'error', `opendir() "${plan.absPath}" failed (${(e as Error).message})`);
+          errorLogLine(
+            request,
+            site,
+            'error',
+            `opendir() "${plan.absPath}" failed (${(e as Error).message})`,
+          );
           return sendError(request, reply, 403, 'autoindex failed');
         }
         request.bodyBytes = isHead ? 0 : html.length;
-        reply.code(200).header('content-type', 'text/html; charset=utf-8').header('content-length', html.length);
+        reply
+          .code(200)
+          .header('content-type', 'text/html; charset=utf-8')
+          .header('content-length', html.length);
         return reply.send(isHead ? undefined : html);
       }
     }
   }
 
-  async function proxy(request: FastifyRequest, reply: FastifyReply, site: Site, route: NonNullable<ReturnType<typeof matchProxy>>, target: string): Promise<FastifyReply> {
+  async function proxy(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    site: Site,
+    route: CompiledProxy,
+    target: string,
+  ): Promise<FastifyReply> {
     const raw = request.raw;
     const encrypted = (raw.socket as { encrypted?: boolean } | null)?.encrypted === true;
     const headers = forwardRequestHeaders(raw.headers, route, {
@@ -266,52 +338,201 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
     }
   }
 
-  async function handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const raw = request.raw;
+  type Decision =
+    | {
+        readonly kind: 'error';
+        readonly status: number;
+        readonly reason: string;
+        readonly headers?: Record<string, string>;
+        readonly log?: string;
+      }
+    | { readonly kind: 'proxy'; readonly route: CompiledProxy; readonly target: string }
+    | { readonly kind: 'static'; readonly req: StaticRequest; readonly isHead: boolean };
+
+  /** Steps 1-5 of the header comment: everything before the static handler. */
+  function decide(raw: IncomingMessage): { site: Site; d: Decision } {
     const url = raw.url ?? '/';
     const target = parseTarget(url);
     const host = target.ok && target.authority !== undefined ? target.authority : raw.headers.host;
-    request.site = defaultSite;
-    if (url.length > limits.maxUriBytes) return sendError(request, reply, 414, 'request target too long');
+    if (url.length > limits.maxUriBytes)
+      return {
+        site: defaultSite,
+        d: { kind: 'error', status: 414, reason: 'request target too long' },
+      };
     // RFC 9112 §3.2: "A server MUST respond with a 400 … to any HTTP/1.1 request message that
     // lacks a Host header field … or a Host header field with an invalid field value."
     if (host === undefined ? raw.httpVersion === '1.1' : host !== '' && !isValidHost(host)) {
-      return sendError(request, reply, 400, 'missing or invalid Host');
+      return {
+        site: defaultSite,
+        d: { kind: 'error', status: 400, reason: 'missing or invalid Host' },
+      };
     }
     const site = hosts.select(host);
-    request.site = site;
     const cl = raw.headers['content-length'];
     if (cl !== undefined && Number(cl) > limits.maxBodyBytes) {
-      errorLogLine(request, site, 'error', `client intended to send too large body: ${cl} bytes`);
-      return sendError(request, reply, 413, 'body too large');
+      return {
+        site,
+        d: {
+          kind: 'error',
+          status: 413,
+          reason: 'body too large',
+          log: `client intended to send too large body: ${cl} bytes`,
+        },
+      };
     }
     if (!target.ok) {
-      errorLogLine(request, site, 'info', `client sent invalid request target: ${target.reason}`);
-      return sendError(request, reply, 400, target.reason);
+      return {
+        site,
+        d: {
+          kind: 'error',
+          status: 400,
+          reason: target.reason,
+          log: `client sent invalid request target: ${target.reason}`,
+        },
+      };
     }
-    const encrypted = (raw.socket as { encrypted?: boolean } | null)?.encrypted === true;
-    if (site.redirectToHttps && !encrypted) {
+    if (
+      site.redirectToHttps &&
+      (raw.socket as { encrypted?: boolean } | null)?.encrypted !== true
+    ) {
       const hostname = (host ?? site.serverNames[0] ?? 'localhost').replace(/:\d+$/, '');
       const port = state.httpsPort === 443 ? '' : `:${state.httpsPort}`;
-      return sendError(request, reply, 301, 'https redirect', { location: `https://${hostname}${port}${target.rawPath}${target.query}` });
+      return {
+        site,
+        d: {
+          kind: 'error',
+          status: 301,
+          reason: 'https redirect',
+          headers: { location: `https://${hostname}${port}${target.rawPath}${target.query}` },
+        },
+      };
     }
     if (site.proxy.length > 0) {
       const route = matchProxy(site.proxy, target.path);
-      if (route !== undefined) return proxy(request, reply, site, route, upstreamTarget(route, target.path, target.rawPath, target.query));
+      if (route !== undefined)
+        return {
+          site,
+          d: {
+            kind: 'proxy',
+            route,
+            target: upstreamTarget(route, target.path, target.rawPath, target.query),
+          },
+        };
     }
     const method = raw.method ?? 'GET';
     const isHead = method === 'HEAD';
     if (method !== 'GET' && !isHead) {
       // RFC 9110 §15.5.6: "The origin server MUST generate an Allow header field in a 405 response"
-      return sendError(request, reply, 405, 'method not allowed', { allow: ALLOW });
+      return {
+        site,
+        d: { kind: 'error', status: 405, reason: 'method not allowed', headers: { allow: ALLOW } },
+      };
     }
-    const plan = await serveStatic(
-      { method, path: target.path, rawPath: target.rawPath, query: target.query, headers: raw.headers },
+    return {
       site,
-      cache,
-      compressor,
-    );
-    return writePlan(request, reply, site, plan, isHead);
+      d: {
+        kind: 'static',
+        isHead,
+        req: {
+          method,
+          path: target.path,
+          rawPath: target.rawPath,
+          query: target.query,
+          headers: raw.headers,
+        },
+      },
+    };
+  }
+
+  async function handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const { site, d } = decide(request.raw);
+    request.site = site;
+    switch (d.kind) {
+      case 'error':
+        if (d.log !== undefined)
+          errorLogLine(request, site, d.status === 400 ? 'info' : 'error', d.log);
+        return sendError(request, reply, d.status, d.reason, d.headers);
+      case 'proxy':
+        return proxy(request, reply, site, d.route, d.target);
+      case 'static':
+        return writePlan(
+          request,
+          reply,
+          site,
+          await serveStatic(d.req, site, cache, compressor),
+          d.isHead,
+        );
+    }
+  }
+
+  /**
+   * The hot path, taken by server.ts before Fastify: a GET/HEAD whose answer is already in
+   * memory (fresh cache entry: 200, 206, 304, 416) is written straight to the response,
+   * saving Fastify's request/reply objects and hooks. Same decisions (decide +
+   * serveStatic), same counting and logging. Anything else returns false and goes through
+   * Fastify.
+   */
+  function fastServe(req: IncomingMessage, res: ServerResponse): boolean {
+    const m = req.method;
+    if (m !== 'GET' && m !== 'HEAD') return false;
+    try {
+      return fastServeUnsafe(req, res);
+    } catch {
+      // a bug: let Fastify's turn meet it again and report it (error handler → 500)
+      if (!res.headersSent) return false;
+      res.destroy();
+      return true;
+    }
+  }
+
+  function fastServeUnsafe(req: IncomingMessage, res: ServerResponse): boolean {
+    const t0 = clock.monotonic();
+    const { site, d } = decide(req);
+    if (d.kind !== 'static') return false;
+    const plan = serveStatic(d.req, site, cache, compressor);
+    if (isPromise(plan)) {
+      plan.catch(() => undefined); // Fastify's turn repeats the lookup and reports errors
+      return false;
+    }
+    if (plan.kind !== 'buffer') return false;
+    res.writeHead(plan.status, plan.headers);
+    const bytes = d.isHead || plan.body === undefined ? 0 : plan.body.length;
+    if (bytes === 0) res.end();
+    else res.end(plan.body);
+    account(site, req, plan.status, bytes, (clock.monotonic() - t0) / 1000);
+    return true;
+  }
+  state.fastServe = fastServe;
+
+  function account(
+    site: Site,
+    raw: IncomingMessage,
+    status: number,
+    bodyBytes: number,
+    seconds: number,
+  ): void {
+    const c = site.counters;
+    const cls = (status / 100) | 0;
+    if (cls >= 1 && cls <= 5) c.byClass[cls - 1]!++;
+    c.bytes += bodyBytes;
+    c.observe(seconds);
+    if (site.accessLog !== null) {
+      site.accessLog.line(
+        combinedLine(
+          {
+            remoteAddr: raw.socket?.remoteAddress ?? '-',
+            method: raw.method ?? '-',
+            url: raw.url ?? '-',
+            httpVersion: raw.httpVersion,
+            status,
+            bodyBytes,
+            referer: raw.headers.referer,
+            userAgent: raw.headers['user-agent'],
+          },
+          clock.now(),
+        ),
+      );
+    }
   }
 
   app.route({
@@ -323,7 +544,8 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
 
   app.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
     const status = err.statusCode;
-    if (status !== undefined && status >= 400 && status < 500) return sendError(request, reply, status, err.message);
+    if (status !== undefined && status >= 400 && status < 500)
+      return sendError(request, reply, status, err.message);
     metrics.internalError();
     log.error({ err, url: request.raw.url }, 'ERR_HTTP_INTERNAL: unexpected error while serving');
     const site = request.site ?? defaultSite;
@@ -332,36 +554,22 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
       reply.raw.destroy();
       return reply;
     }
-    reply.removeHeader('content-length').removeHeader('content-encoding').removeHeader('content-range').removeHeader('etag');
+    reply
+      .removeHeader('content-length')
+      .removeHeader('content-encoding')
+      .removeHeader('content-range')
+      .removeHeader('etag');
     return sendError(request, reply, 500, 'internal error');
   });
 
   app.addHook('onResponse', (request, reply, done) => {
-    const site = request.site ?? defaultSite;
-    const status = reply.statusCode;
-    const c = site.counters;
-    const cls = (status / 100) | 0;
-    if (cls >= 1 && cls <= 5) c.byClass[cls - 1]!++;
-    c.bytes += request.bodyBytes;
-    c.observe(reply.elapsedTime / 1000);
-    if (site.accessLog !== null) {
-      const raw = request.raw;
-      site.accessLog.line(
-        combinedLine(
-          {
-            remoteAddr: raw.socket?.remoteAddress ?? '-',
-            method: raw.method ?? '-',
-            url: raw.url ?? '-',
-            httpVersion: raw.httpVersion,
-            status,
-            bodyBytes: request.bodyBytes,
-            referer: raw.headers.referer,
-            userAgent: raw.headers['user-agent'],
-          },
-          clock.now(),
-        ),
-      );
-    }
+    account(
+      request.site ?? defaultSite,
+      request.raw,
+      reply.statusCode,
+      request.bodyBytes,
+      reply.elapsedTime / 1000,
+    );
     done();
   });
 

@@ -174,7 +174,13 @@ export class FileCache {
     } catch (e) {
       const code = errCode(e);
       // ENOENT/ENOTDIR/ENAMETOOLONG → 404; EACCES → 403 (nginx maps them the same way)
-      entry = { kind: 'refused', status: code === 'EACCES' ? 403 : 404, absPath, reason: code, checkedAt: now };
+      entry = {
+        kind: 'refused',
+        status: code === 'EACCES' ? 403 : 404,
+        absPath,
+        reason: code,
+        checkedAt: now,
+      };
       return this.put(key, entry);
     }
     if (
@@ -197,9 +203,18 @@ export class FileCache {
       try {
         real = await realpath(absPath);
       } catch (e) {
-        return this.put(key, { kind: 'refused', status: 404, absPath, reason: errCode(e), checkedAt: now });
+        return this.put(key, {
+          kind: 'refused',
+          status: 404,
+          absPath,
+          reason: errCode(e),
+          checkedAt: now,
+        });
       }
-      if (real !== site.realRoot && !real.startsWith(site.realRoot === sep ? sep : site.realRoot + sep)) {
+      if (
+        real !== site.realRoot &&
+        !real.startsWith(site.realRoot === sep ? sep : site.realRoot + sep)
+      ) {
         return this.put(key, {
           kind: 'refused',
           status: 403,
@@ -211,7 +226,13 @@ export class FileCache {
     }
     if (st.isDirectory()) return this.put(key, { kind: 'dir', absPath, checkedAt: now });
     if (!st.isFile()) {
-      return this.put(key, { kind: 'refused', status: 404, absPath, reason: 'not a regular file', checkedAt: now });
+      return this.put(key, {
+        kind: 'refused',
+        status: 404,
+        absPath,
+        reason: 'not a regular file',
+        checkedAt: now,
+      });
     }
     let body: Buffer | undefined;
     if (st.size <= this.limits.maxFileBytes && this.limits.maxEntries > 0) {
@@ -219,7 +240,13 @@ export class FileCache {
         body = await readFile(absPath);
       } catch (e) {
         const code = errCode(e);
-        return this.put(key, { kind: 'refused', status: code === 'EACCES' ? 403 : 404, absPath, reason: code, checkedAt: now });
+        return this.put(key, {
+          kind: 'refused',
+          status: code === 'EACCES' ? 403 : 404,
+          absPath,
+          reason: code,
+          checkedAt: now,
+        });
       }
       if (body.length !== st.size) body = undefined; // changed while reading: stream it this time
     }

@@ -1,0 +1,135 @@
+import t from 'tap';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { DhcpConfig } from './config.js';
+import { DhcpServer } from './server.js';
+import { createDhcpMetrics } from './metrics.js';
+import { decode, encode, type DhcpPacket } from './codec.js';
+import { clientMessage, macFromText } from './client-messages.js';
+import { MSG, OPT } from './options.js';
+import { ipFromText as ip, ipToText } from './ipv4.js';
+
+async function relay() {
+  const s = createSocket('udp4');
+  await new Promise<void>((ok) => s.bind(0, '127.0.0.1', ok));
+  const inbox: DhcpPacket[] = [];
+  const waiters: ((p: DhcpPacket) => void)[] = [];
+  s.on('message', (b) => {
+    const p = decode(b);
+    const w = waiters.shift();
+    if (w) w(p);
+    else inbox.push(p);
+  });
+  return {
+    port: s.address().port,
+    send: (bytes: Uint8Array, port: number) =>
+      new Promise<void>((ok) => s.send(bytes, port, '127.0.0.1', () => ok())),
+    next: (ms = 2000) =>
+      new Promise<DhcpPacket>((ok, fail) => {
+        const p = inbox.shift();
+        if (p) return ok(p);
+        const timer = setTimeout(() => fail(new Error('no reply')), ms);
+        waiters.push((x) => {
+          clearTimeout(timer);
+          ok(x);
+        });
+      }),
+    close: () => s.close(),
+  };
+}
+
+t.test('relayed DORA over 127.0.0.1, leases survive a restart, metrics', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nsdhcp-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await relay();
+  t.teardown(() => r.close());
+  const cfg = Value.Default(DhcpConfig, {
+    listen: [{ address: '127.0.0.1', port: 0, relayPort: r.port }],
+    subnets: [
+      {
+        subnet: '127.0.0.0/8',
+        serverId: '127.0.0.1',
+        pools: [{ start: '127.16.0.1', end: '127.16.0.2' }],
+        options: { routers: ['127.0.0.1'] },
+      },
+    ],
+  }) as DhcpConfig;
+  const registry = new Registry();
+  const metrics = createDhcpMetrics(registry);
+  const log = pino({ level: 'silent' });
+  const mk = () =>
+    new DhcpServer(cfg, {
+      dataDir: dir,
+      log,
+      metrics,
+      clock: { now: () => Date.now(), monotonic: () => performance.now() },
+    });
+  let server = mk();
+  await server.start();
+  t.ok(server.ready());
+  const port = server.ports()[0]!;
+  const A = { mac: macFromText('52:54:00:aa:00:01') };
+  const giaddr = ip('127.0.0.1');
+
+  await r.send(encode(clientMessage(MSG.DISCOVER, A, { xid: 1, giaddr })).bytes, port);
+  const offer = await r.next();
+  t.equal(offer.options.get(OPT.MESSAGE_TYPE)?.[0], MSG.OFFER);
+  t.equal(ipToText(offer.yiaddr), '127.16.0.1');
+  await r.send(
+    encode(
+      clientMessage(MSG.REQUEST, A, {
+        xid: 2,
+        giaddr,
+        requested: offer.yiaddr,
+        serverId: ip('127.0.0.1'),
+      }),
+    ).bytes,
+    port,
+  );
+  const ack = await r.next();
+  t.equal(ack.options.get(OPT.MESSAGE_TYPE)?.[0], MSG.ACK);
+
+  // Garbage never stops the server.
+  await r.send(Uint8Array.of(1, 2, 3), port);
+  const metricsText = await registry.metrics();
+  t.match(metricsText, /dhcp_packets_received_total\{type="DISCOVER"\} 1/);
+  t.match(
+    metricsText,
+    /dhcp_leases\{subnet="127.0.0.0\/8",pool="127.16.0.1-127.16.0.2",state="active"\} 1/,
+  );
+  t.match(metricsText, /dhcp_lease_commit_duration_seconds_count [1-9]/);
+
+  // Restart: the lease is on disk; a renewal (INIT-REBOOT here) keeps the address, and a
+  // foreign client asking for it gets a NAK.
+  await server.stop();
+  server = mk();
+  await server.start();
+  const port2 = server.ports()[0]!;
+  t.equal(server.leases.byAddress(ip('127.16.0.1'))?.state, 'bound');
+  await r.send(
+    encode(clientMessage(MSG.REQUEST, A, { xid: 3, giaddr, requested: ip('127.16.0.1') })).bytes,
+    port2,
+  );
+  const ack2 = await r.next();
+  t.equal(ack2.options.get(OPT.MESSAGE_TYPE)?.[0], MSG.ACK);
+  t.equal(ipToText(ack2.yiaddr), '127.16.0.1');
+  await r.send(
+    encode(
+      clientMessage(
+        MSG.REQUEST,
+        { mac: macFromText('52:54:00:aa:00:02') },
+        { xid: 4, giaddr, requested: ip('127.16.0.1') },
+      ),
+    ).bytes,
+    port2,
+  );
+  const nak = await r.next();
+  t.equal(nak.options.get(OPT.MESSAGE_TYPE)?.[0], MSG.NAK);
+  await server.stop();
+  t.notOk(server.ready());
+});
