@@ -52,7 +52,16 @@ const candidates: Candidate[] = [
     isNetsvc: true,
     missing: () =>
       existsSync(netsvcMain()) ? undefined : `${netsvcMain()} missing (npm run build)`,
-    version: () => `node ${process.version}`,
+    // Two processes reading the same UDP socket (dns.yaml `workers: 2`): BIND and Knot
+    // use every core by default, so this is the like-for-like setting on 2 cores.
+    version: () => `node ${process.version}, workers: 2`,
+    start: (o) => startNetsvc({ ...o, dnsExtra: { workers: 2 } }),
+  },
+  {
+    server: 'netsvc-1proc',
+    isNetsvc: false,
+    missing: () => (existsSync(netsvcMain()) ? undefined : `${netsvcMain()} missing (npm run build)`),
+    version: () => `node ${process.version}, workers: 1`,
     start: (o) => startNetsvc(o),
   },
   {

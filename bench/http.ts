@@ -342,3 +342,47 @@ if (isMain) {
     console.log(JSON.stringify(res, null, 2));
   }
 }
+
+/**
+ * The harness's view of benchHttp: two scenarios, `http` (small page) and `http-image`
+ * (1 MiB image), sharing one benchHttp run, so each gets its own netsvc/nginx ratios.
+ */
+let shared: Promise<BenchHttpResult[]> | undefined;
+
+function httpScenarioFor(name: string, load: BenchHttpResult['load']): import('./scenario.js').Scenario {
+  return {
+    name,
+    description: `wrk -t2 -c50 against web1 (peers.md §4), ${load}, access logs off on both`,
+    unit: 'requests/s',
+    async run(ctx) {
+      shared ??= benchHttp({ durationS: ctx.seconds, log: (l) => ctx.progress(l) });
+      const rows = (await shared).filter((x) => x.load === load);
+      rows.sort((a) => (a.name === 'netsvc' ? -1 : 1));
+      return rows.map((r) => {
+        const sample = {
+          opsPerSec: r.opsPerSec,
+          avgLatencyMs: r.p50Ms,
+          p99LatencyMs: r.p99Ms,
+          sent: 0,
+          completed: 0,
+          lost: 0,
+          loadBefore: [r.loadAvg],
+          loadAfter: [r.loadAvg],
+          wallSeconds: ctx.seconds,
+          extra: { transferMBps: r.transferMBps, errors: r.errors, latencyColumn: 'p50 (not avg)' },
+          warnings: r.errors ? [r.errors] : [],
+        };
+        return {
+          server: r.name,
+          isNetsvc: r.name === 'netsvc',
+          runs: [sample],
+          median: sample,
+          rss: { totalKb: r.peakRssKb, processes: [], note: 'VmHWM of the server process' },
+        };
+      });
+    },
+  };
+}
+
+export const httpScenario = httpScenarioFor('http', 'small page');
+export const httpImageScenario = httpScenarioFor('http-image', '1 MiB image');

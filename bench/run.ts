@@ -13,10 +13,12 @@ import { cpus, hostname, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './dns-servers.js';
 import { dnsScenario } from './dns.js';
+import { dhcpScenario } from './dhcp.js';
+import { httpScenario, httpImageScenario } from './http.js';
 import type { Scenario, ServerResult } from './scenario.js';
 
 /** Every scenario, in run order. Add dhcp/http/ftp/sip here as bench/<name>.ts files. */
-const scenarios: readonly Scenario[] = [dnsScenario];
+const scenarios: readonly Scenario[] = [dnsScenario, dhcpScenario, httpScenario, httpImageScenario];
 
 function envInt(name: string, def: number): number {
   const v = process.env[name];

@@ -271,6 +271,9 @@ export class DnsServer {
     this.conns.add(s);
     this.metrics.tcpConnections.set(this.conns.size);
     const framer = new TcpFramer();
+    // RFC 7766 §6.2.1.1: pipelined queries may be answered out of order; forwarded ones are
+    // in flight concurrently, bounded per connection by pausing the reads.
+    let inFlight = 0;
     s.setTimeout(this.cfg.tcp.idleTimeoutMs, () => {
       // RFC 7766 §6.2.3: the server closes idle connections.
       s.destroy();
@@ -307,7 +310,18 @@ export class DnsServer {
             this.metrics.queries.inc([this.qtypeName(out.qtype), 'NOERROR', 'tcp']);
             break;
           case 'forward':
-            this.forward(out, 'tcp', (b) => s.writable && s.write(frame(b)), t0);
+            inFlight++;
+            if (inFlight >= this.cfg.tcp.maxPipelined) s.pause();
+            this.forward(
+              out,
+              'tcp',
+              (b) => {
+                if (s.writable) s.write(frame(b));
+                inFlight--;
+                if (inFlight < this.cfg.tcp.maxPipelined && s.isPaused()) s.resume();
+              },
+              t0,
+            );
             break;
         }
       }
