@@ -14,11 +14,12 @@ import { join } from 'node:path';
 import { repoRoot } from './dns-servers.js';
 import { dnsScenario } from './dns.js';
 import { dhcpScenario } from './dhcp.js';
+import { ftpScenario } from './ftp.js';
 import { httpScenario, httpImageScenario } from './http.js';
 import type { Scenario, ServerResult } from './scenario.js';
 
 /** Every scenario, in run order. Add dhcp/http/ftp/sip here as bench/<name>.ts files. */
-const scenarios: readonly Scenario[] = [dnsScenario, dhcpScenario, httpScenario, httpImageScenario];
+const scenarios: readonly Scenario[] = [dnsScenario, dhcpScenario, ftpScenario, httpScenario, httpImageScenario];
 
 function envInt(name: string, def: number): number {
   const v = process.env[name];

@@ -5,6 +5,7 @@
 import type { ServiceDefinition } from '../src/service.js';
 import dns from './dns/index.js';
 import dhcp from './dhcp/index.js';
+import ftp from './ftp/index.js';
 import http from './http/index.js';
 
-export const services: readonly ServiceDefinition[] = [dns, dhcp, http] as unknown as ServiceDefinition[];
+export const services: readonly ServiceDefinition[] = [dns, dhcp, ftp, http] as unknown as ServiceDefinition[];

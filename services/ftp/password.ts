@@ -1,0 +1,94 @@
+/**
+ * Password hashes: `scrypt$N$r$p$salt$hash` (salt and hash base64, no padding), made with
+ * Node's crypto.scrypt (RFC 7914). Defaults N=2^14, r=8, p=1 (Node's own defaults; about
+ * 16 MiB and 30-50 ms per check on a Pi 4, which also slows guessing). The hash is 32 bytes,
+ * the salt 16 random bytes.
+ *
+ * `hashPassword()` is what the future `netsvc passwd` command prints. `verifyPassword()`
+ * compares in constant time and treats a malformed hash as a mismatch (never throws on
+ * bad input). Not covered: other schemes (crypt(3) "$6$…" from /etc/shadow), PAM.
+ */
+import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+
+export interface ScryptParams {
+  readonly N: number;
+  readonly r: number;
+  readonly p: number;
+}
+
+export const DEFAULT_SCRYPT: ScryptParams = { N: 16384, r: 8, p: 1 };
+const KEY_LEN = 32;
+
+interface Parsed extends ScryptParams {
+  readonly salt: Buffer;
+  readonly hash: Buffer;
+}
+
+export function parseHash(encoded: string): Parsed | undefined {
+  const parts = encoded.trim().split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return undefined;
+  const [N, r, p] = [Number(parts[1]), Number(parts[2]), Number(parts[3])];
+  if (![N, r, p].every((x) => Number.isInteger(x) && x > 0)) return undefined;
+  if ((N & (N - 1)) !== 0 || N < 2 || N > 2 ** 20 || r > 64 || p > 16) return undefined;
+  const salt = Buffer.from(parts[4]!, 'base64');
+  const hash = Buffer.from(parts[5]!, 'base64');
+  if (salt.length < 8 || hash.length < 16) return undefined;
+  return { N, r, p, salt, hash };
+}
+
+export const isPasswordHash = (s: string): boolean => parseHash(s) !== undefined;
+
+const maxmem = (x: ScryptParams): number => 256 * x.N * x.r + 1024 * 1024;
+
+export async function hashPassword(
+  password: string,
+  params: ScryptParams = DEFAULT_SCRYPT,
+  salt?: Buffer,
+): Promise<string> {
+  const s = salt ?? randomBytes(16);
+  const key = await new Promise<Buffer>((ok, fail) =>
+    scrypt(password, s, KEY_LEN, { ...params, maxmem: maxmem(params) }, (e, k) =>
+      e ? fail(e) : ok(k),
+    ),
+  );
+  return encode(params, s, key);
+}
+
+/** Synchronous variant for config checks (one-off, at start or `--check`). */
+export function hashPasswordSync(
+  password: string,
+  params: ScryptParams = DEFAULT_SCRYPT,
+  salt?: Buffer,
+): string {
+  const s = salt ?? randomBytes(16);
+  return encode(params, s, scryptSync(password, s, KEY_LEN, { ...params, maxmem: maxmem(params) }));
+}
+
+function encode(x: ScryptParams, salt: Buffer, key: Buffer): string {
+  const b64 = (b: Buffer): string => b.toString('base64').replace(/=+$/, '');
+  return `scrypt$${x.N}$${x.r}$${x.p}$${b64(salt)}$${b64(key)}`;
+}
+
+export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
+  const h = parseHash(encoded);
+  if (!h) return false;
+  const key = await new Promise<Buffer | undefined>((ok) =>
+    scrypt(password, h.salt, h.hash.length, { N: h.N, r: h.r, p: h.p, maxmem: maxmem(h) }, (e, k) =>
+      ok(e ? undefined : k),
+    ),
+  );
+  return key !== undefined && timingSafeEqual(key, h.hash);
+}
+
+export function verifyPasswordSync(password: string, encoded: string): boolean {
+  const h = parseHash(encoded);
+  if (!h) return false;
+  try {
+    return timingSafeEqual(
+      scryptSync(password, h.salt, h.hash.length, { N: h.N, r: h.r, p: h.p, maxmem: maxmem(h) }),
+      h.hash,
+    );
+  } catch {
+    return false;
+  }
+}
