@@ -107,7 +107,7 @@ t.test('starts in order, stops in reverse; creates the data dir; passes the cont
 });
 
 t.test(
-  'a start failure stops the started ones in reverse and throws ERR_RUNNER_START',
+  'a start failure stops the failed one, then the started ones in reverse, and throws ERR_RUNNER_START',
   async (t) => {
     const h = harness(t.testdir());
     const err = await h.runner
@@ -131,6 +131,7 @@ t.test(
       'start b',
       'create c',
       'start c',
+      'stop c',
       'stop b',
       'stop a',
     ]);
@@ -169,7 +170,7 @@ t.test('a start that never resolves hits the deadline', async (t) => {
   );
   const ms = performance.now() - t0;
   t.ok(ms >= 45 && ms < 5000, `gave up after ${Math.round(ms)} ms`);
-  t.same(h.events, ['create a', 'start a', 'create slow', 'start slow', 'stop a']);
+  t.same(h.events, ['create a', 'start a', 'create slow', 'start slow', 'stop slow', 'stop a']);
 });
 
 t.test('a stop that never resolves hits the stop deadline', async (t) => {

@@ -96,7 +96,11 @@ export class Runner {
         const message = e instanceof RunnerError ? e.message : explainStartError(def.name, e);
         log.error({ err: e }, 'start failed');
         // Release what the failed service had bound before it failed, then the others.
-        await svc?.stop().catch((err: unknown) => log.warn({ err }, 'stop after failed start'));
+        if (svc) {
+          await withDeadline(svc.stop(), this.opts.stopTimeoutMs, `${def.name} stop`).catch((err: unknown) =>
+            log.warn({ err }, 'stop after failed start'),
+          );
+        }
         await this.stop();
         throw new RunnerError('ERR_RUNNER_START', message);
       }
