@@ -2,7 +2,7 @@
 import { defineService } from '../../src/service.js';
 import { DhcpConfig, checkDhcpConfig } from './config.js';
 import { createDhcpMetrics } from './metrics.js';
-import { DhcpServer } from './server.js';
+import type { DhcpServer } from './server.js';
 import { referenceEnvOverrides } from './reference-env.js';
 
 export default defineService({
@@ -11,16 +11,21 @@ export default defineService({
   check: (cfg) => checkDhcpConfig(cfg),
   envOverrides: referenceEnvOverrides,
   create(cfg, ctx) {
-    const server = new DhcpServer(cfg, {
-      dataDir: ctx.dataDir,
-      log: ctx.log,
-      metrics: createDhcpMetrics(ctx.metrics),
-      clock: ctx.clock,
-    });
+    // The adapter (SQLite, the native socket addon) loads only when the service starts.
+    let server: DhcpServer | undefined;
     return {
-      start: () => server.start(),
-      stop: () => server.stop(),
-      ready: () => server.ready(),
+      async start() {
+        const { DhcpServer } = await import('./server.js');
+        server = new DhcpServer(cfg, {
+          dataDir: ctx.dataDir,
+          log: ctx.log,
+          metrics: createDhcpMetrics(ctx.metrics),
+          clock: ctx.clock,
+        });
+        await server.start();
+      },
+      stop: async () => server?.stop(),
+      ready: () => server?.ready() ?? false,
     };
   },
 });

@@ -1,20 +1,28 @@
-/** Wiring of the DNS service: config schema, metrics and the socket adapter. */
+/**
+ * Wiring of the DNS service: config schema, metrics and the socket adapter. The adapter
+ * module is imported when the service starts, so a process running other services only
+ * (one container per service) does not load it.
+ */
 import { defineService } from '../../src/service.js';
 import { DnsConfig, checkDnsConfig } from './config.js';
 import { createDnsMetrics } from './metrics.js';
-import { DnsServer } from './server.js';
+import type { DnsServer } from './server.js';
 
 export default defineService({
   name: 'dns',
   config: DnsConfig,
   check: checkDnsConfig,
   create(cfg, ctx) {
-    const server = new DnsServer(cfg, ctx.configDir, ctx.log, createDnsMetrics(ctx.metrics));
+    let server: DnsServer | undefined;
     return {
-      start: () => server.start(),
-      stop: () => server.stop(),
-      reload: () => server.reload(),
-      ready: () => server.ready(),
+      async start() {
+        const { DnsServer } = await import('./server.js');
+        server = new DnsServer(cfg, ctx.configDir, ctx.log, createDnsMetrics(ctx.metrics));
+        await server.start();
+      },
+      stop: async () => server?.stop(),
+      reload: async () => server?.reload(),
+      ready: () => server?.ready() ?? false,
     };
   },
 });

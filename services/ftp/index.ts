@@ -2,24 +2,29 @@
 import { defineService } from '../../src/service.js';
 import { FtpConfig, checkFtpConfig } from './config.js';
 import { createFtpMetrics } from './metrics.js';
-import { FtpServer } from './server.js';
+import type { FtpServer } from './server.js';
 
 export default defineService({
   name: 'ftp',
   config: FtpConfig,
   check: checkFtpConfig,
   create(cfg, ctx) {
-    const server = new FtpServer(cfg, {
-      log: ctx.log,
-      metrics: createFtpMetrics(ctx.metrics),
-      configDir: ctx.configDir,
-      dataDir: ctx.dataDir,
-      clock: ctx.clock,
-    });
+    // The adapter loads only when the service starts (one-service containers stay small).
+    let server: FtpServer | undefined;
     return {
-      start: () => server.start(),
-      stop: () => server.stop(),
-      ready: () => server.ready(),
+      async start() {
+        const { FtpServer } = await import('./server.js');
+        server = new FtpServer(cfg, {
+          log: ctx.log,
+          metrics: createFtpMetrics(ctx.metrics),
+          configDir: ctx.configDir,
+          dataDir: ctx.dataDir,
+          clock: ctx.clock,
+        });
+        await server.start();
+      },
+      stop: async () => server?.stop(),
+      ready: () => server?.ready() ?? false,
     };
   },
 });

@@ -6,8 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { defineService, type Service, type ServiceContext } from '../../src/service.js';
 import { HttpConfig } from './config.js';
-import { buildApp } from './app-adapter.js';
-import { createHttpServer, type HttpServer } from './server.js';
+import type { HttpServer } from './server.js';
 import { checkSites } from './site-store.js';
 
 export interface HttpService extends Service {
@@ -20,6 +19,8 @@ export function createHttpService(cfg: HttpConfig, ctx: ServiceContext): HttpSer
   let ready = false;
   return {
     async start() {
+      // Fastify and the adapters load only when the service starts.
+      const [{ buildApp }, { createHttpServer }] = await Promise.all([import('./app-adapter.js'), import('./server.js')]);
       const app = buildApp(cfg, {
         configDir: ctx.configDir,
         dataDir: ctx.dataDir,
