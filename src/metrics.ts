@@ -81,6 +81,22 @@ export class FastCounter<L extends string> implements CustomMetric {
     this.external.set(source, entries);
   }
 
+  /**
+   * The cell for these label values, created at 0 if new. A hot path may keep it and
+   * increment `n` directly (the DNS answer cache stores one per cached reply).
+   */
+  cell(values: readonly string[]): { n: number } {
+    const key = values.join('\u0000');
+    let c = this.counts.get(key);
+    if (!c) {
+      const labels = {} as Record<L, string>;
+      this.labelNames.forEach((l, i) => (labels[l] = values[i] ?? ''));
+      c = { labels, n: 0 };
+      this.counts.set(key, c);
+    }
+    return c;
+  }
+
   /** Label values in the order of labelNames. */
   inc(values: readonly string[], by = 1): void {
     const key = values.join('\u0000');

@@ -8,8 +8,14 @@
  * forwarding). Eviction is first-in first-out, bounded by entry count; a reload clears it.
  * Precedent: Knot's and PowerDNS's packet caches, which key on the query packet too.
  */
+export interface CachedReply {
+  readonly reply: Uint8Array;
+  /** The metrics cell (qtype, rcode, transport) this reply counts in. */
+  readonly counter: { n: number } | undefined;
+}
+
 export class AnswerCache {
-  private readonly map = new Map<string, Uint8Array>();
+  private readonly map = new Map<string, CachedReply>();
 
   constructor(readonly maxEntries: number) {}
 
@@ -25,20 +31,21 @@ export class AnswerCache {
   get(key: string, query: Uint8Array): Buffer | undefined {
     const hit = this.map.get(key);
     if (!hit) return undefined;
-    const out = Buffer.allocUnsafe(hit.length);
-    out.set(hit);
+    if (hit.counter) hit.counter.n++;
+    const out = Buffer.allocUnsafe(hit.reply.length);
+    out.set(hit.reply);
     out[0] = query[0]!;
     out[1] = query[1]!;
     return out;
   }
 
-  set(key: string, reply: Uint8Array): void {
+  set(key: string, reply: Uint8Array, counter?: { n: number }): void {
     if (this.maxEntries === 0) return;
     if (this.map.size >= this.maxEntries) {
       const oldest = this.map.keys().next().value;
       if (oldest !== undefined) this.map.delete(oldest);
     }
-    this.map.set(key, reply);
+    this.map.set(key, { reply, counter });
   }
 
   clear(): void {

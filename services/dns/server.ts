@@ -46,6 +46,8 @@ export class DnsServer {
   private qtypeText = new Map<number, string>();
   private started = false;
   private pool: UdpWorkerPool | undefined;
+  private readonly udpHits;
+  private readonly tcpHits;
   /** Bound addresses after start (port 0 resolved), for tests. */
   readonly bound: { address: string; port: number }[] = [];
 
@@ -56,6 +58,8 @@ export class DnsServer {
     private readonly metrics: DnsMetrics,
   ) {
     this.cache = new AnswerCache(cfg.answerCache.entries);
+    this.udpHits = metrics.cacheHits.cell(['udp']);
+    this.tcpHits = metrics.cacheHits.cell(['tcp']);
     this.policy = {
       udpSize: cfg.udpSize,
       version: cfg.version,
@@ -213,22 +217,14 @@ export class DnsServer {
     const key = this.cache.maxEntries > 0 ? AnswerCache.key('udp', msg) : '';
     const hit = key ? this.cache.get(key, msg) : undefined;
     if (hit) {
+      // The cache entry already counted the query in its (qtype, rcode, transport) cell.
       sock.send(hit, rinfo.port, rinfo.address);
-      this.metrics.cacheHits.inc(['udp']);
-      this.countHit(hit, msg, 'udp', t0);
+      this.udpHits.n++;
+      this.metrics.latency.observe((performance.now() - t0) / 1000);
       return;
     }
     const out = this.handle(msg, 'udp', rinfo.address);
     this.finishUdp(sock, msg, rinfo, out, key, t0);
-  }
-
-  private countHit(reply: Uint8Array, query: Uint8Array, transport: string, t0: number): void {
-    // qtype sits right after the question name; the cache key guarantees a valid question.
-    let p = HEADER_SIZE;
-    while (query[p] !== 0 && p < query.length) p += query[p]! + 1;
-    const qtype = (query[p + 1]! << 8) | query[p + 2]!;
-    this.metrics.queries.inc([this.qtypeName(qtype), rcodeText(reply[3]! & 0xf), transport]);
-    this.metrics.latency.observe((performance.now() - t0) / 1000);
   }
 
   private finishUdp(sock: UdpSocket, msg: Uint8Array, rinfo: RemoteInfo, out: Outcome, key: string, t0: number): void {
@@ -236,13 +232,15 @@ export class DnsServer {
       case 'drop':
         this.metrics.dropped.inc([out.reason]);
         return;
-      case 'reply':
+      case 'reply': {
         sock.send(out.bytes, rinfo.port, rinfo.address);
-        if (out.cacheable && key) this.cache.set(key, out.bytes);
+        const cell = this.metrics.queries.cell([this.qtypeName(out.qtype), rcodeText(out.rcode), 'udp']);
+        cell.n++;
+        if (out.cacheable && key) this.cache.set(key, out.bytes, cell);
         if (out.truncated) this.metrics.truncated.inc(['udp']);
-        this.metrics.queries.inc([this.qtypeName(out.qtype), rcodeText(out.rcode), 'udp']);
         this.metrics.latency.observe((performance.now() - t0) / 1000);
         return;
+      }
       case 'transfer':
         return; // handleQuery never transfers over UDP
       case 'forward':
@@ -289,8 +287,8 @@ export class DnsServer {
         const hit = key ? this.cache.get(key, msg) : undefined;
         if (hit) {
           s.write(frame(hit));
-          this.metrics.cacheHits.inc(['tcp']);
-          this.countHit(hit, msg, 'tcp', t0);
+          this.tcpHits.n++;
+          this.metrics.latency.observe((performance.now() - t0) / 1000);
           continue;
         }
         const out = this.handle(msg, 'tcp', client);
@@ -298,12 +296,14 @@ export class DnsServer {
           case 'drop':
             this.metrics.dropped.inc([out.reason]);
             break;
-          case 'reply':
+          case 'reply': {
             s.write(frame(out.bytes));
-            if (out.cacheable && key) this.cache.set(key, out.bytes);
-            this.metrics.queries.inc([this.qtypeName(out.qtype), rcodeText(out.rcode), 'tcp']);
+            const cell = this.metrics.queries.cell([this.qtypeName(out.qtype), rcodeText(out.rcode), 'tcp']);
+            cell.n++;
+            if (out.cacheable && key) this.cache.set(key, out.bytes, cell);
             this.metrics.latency.observe((performance.now() - t0) / 1000);
             break;
+          }
           case 'transfer':
             for (const m of out.messages) s.write(frame(m));
             this.log.info({ client, zone: out.zone, records: out.records, messages: out.messages.length }, 'zone transfer');
