@@ -569,15 +569,23 @@ export class FtpConnection {
         const hwm = limiter
           ? Math.min(256 * 1024, Math.max(4096, Math.floor(acct.maxRateBytesPerSec / 8)))
           : 256 * 1024;
-        const rs = readFile.handle.createReadStream({
-          start: req.offset,
-          highWaterMark: hwm,
-          autoClose: true,
-        });
-        rs.on('error', () => (fileFailed = true));
-        counted = () => rs.bytesRead;
-        await race(limiter ? pipeline(rs, this.throttle(limiter), sock) : pipeline(rs, sock));
-        bytes = rs.bytesRead;
+        if (limiter) {
+          const rs = readFile.handle.createReadStream({
+            start: req.offset,
+            highWaterMark: hwm,
+            autoClose: true,
+          });
+          rs.on('error', () => (fileFailed = true));
+          counted = () => rs.bytesRead;
+          await race(pipeline(rs, this.throttle(limiter), sock));
+          bytes = rs.bytesRead;
+        } else {
+          const sent = { n: 0 };
+          counted = () => sent.n;
+          await race(sendFile(readFile.handle, req.offset, sock, sent, () => (fileFailed = true)));
+          bytes = sent.n;
+          await readFile.handle.close().catch(() => undefined);
+        }
       } else if (listing) {
         counted = () => listing.length;
         await race(pipeline(Readable.from([listing]), sock));
@@ -804,5 +812,62 @@ class UploadPlan {
   async keepPartial(): Promise<void> {
     await this.handle.close().catch(() => {});
     if (this.temporary) await rename(this.writePath, this.finalPath);
+  }
+}
+
+/**
+ * Send a file over a data socket from two reused buffers: each is read into again only
+ * after the socket reported its previous contents written. A read stream allocates a new
+ * chunk for every read and leaves the old ones to the garbage collector, which let a
+ * 200 MB download raise the process's RSS by over 100 MB before V8 collected them.
+ */
+async function sendFile(
+  fh: FileHandle,
+  offset: number,
+  sock: Socket | TLSSocket,
+  sent: { n: number },
+  onFileError: () => void,
+): Promise<void> {
+  const CHUNK = 128 * 1024;
+  const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  const flushed: (Promise<void> | undefined)[] = [undefined, undefined];
+  let closed: Error | undefined;
+  const onClose = (): void => {
+    closed ??= new Error('data connection closed');
+  };
+  sock.once('close', onClose);
+  sock.on('error', onClose);
+  try {
+    let pos = offset;
+    for (let i = 0; ; i ^= 1) {
+      await flushed[i];
+      if (closed) throw closed;
+      let n: number;
+      try {
+        ({ bytesRead: n } = await fh.read(bufs[i]!, 0, CHUNK, pos));
+      } catch (e) {
+        onFileError();
+        throw e;
+      }
+      if (n === 0) break;
+      pos += n;
+      flushed[i] = new Promise<void>((ok, fail) => {
+        sock.write(bufs[i]!.subarray(0, n), (err) => {
+          if (err) return fail(err);
+          sent.n += n;
+          ok();
+        });
+      });
+      // Keep at most one write in flight per buffer; a rejected one surfaces on its await.
+      flushed[i]!.catch(() => undefined);
+    }
+    await Promise.all(flushed);
+    await new Promise<void>((ok, fail) => {
+      if (closed) return fail(closed);
+      sock.end(() => ok());
+    });
+  } finally {
+    sock.off('close', onClose);
+    sock.off('error', onClose);
   }
 }
