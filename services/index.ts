@@ -7,5 +7,6 @@ import dns from './dns/index.js';
 import dhcp from './dhcp/index.js';
 import ftp from './ftp/index.js';
 import http from './http/index.js';
+import sip from './sip/index.js';
 
-export const services: readonly ServiceDefinition[] = [dns, dhcp, ftp, http] as unknown as ServiceDefinition[];
+export const services: readonly ServiceDefinition[] = [dns, dhcp, ftp, http, sip] as unknown as ServiceDefinition[];

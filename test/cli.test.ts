@@ -62,6 +62,9 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     if (
       k.startsWith('NETSVC_') ||
       k === 'NODE_OPTIONS' ||
+      // tap's V8 coverage: a built child would map dist/*.js onto the .ts sources and
+      // garble the suite's coverage report.
+      k === 'NODE_V8_COVERAGE' ||
       k.startsWith('TAP') ||
       k.startsWith('_TAP')
     )

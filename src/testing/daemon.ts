@@ -360,10 +360,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
 }
 
-/** process.env without NODE_OPTIONS, plus `extra`. */
+/**
+ * process.env without NODE_OPTIONS and NODE_V8_COVERAGE (a test runner's loaders and its
+ * coverage collection, which would map a built daemon's dist/*.js onto the .ts sources),
+ * plus `extra`.
+ */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
   delete env.NODE_OPTIONS;
+  delete env.NODE_V8_COVERAGE;
   return env;
 }
 

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Create the compose secrets that compose.yaml names, in ./secrets (git-ignored), with a
+# random password each, unless the file already exists. Prints each new password once.
+# A file may instead hold an scrypt hash of the password (services/ftp/password.ts).
+#   containers/make-secrets.sh            # from the repository root, on Pi I
+set -eu
+cd "$(dirname "$0")/.."
+umask 077
+mkdir -p secrets
+chmod 700 secrets
+for name in ftp_admin ftp_user1 sip_2001 sip_2002 sip_2003 sip_2004; do
+  f="secrets/$name"
+  if [ -e "$f" ]; then echo "$f exists, kept"; continue; fi
+  pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+  printf '%s' "$pw" > "$f"
+  # Docker bind-mounts the file as it is: the service user (uid 1000) must be able to read
+  # it; the 0700 directory keeps other host users out.
+  chmod 444 "$f"
+  echo "$f: $pw"
+done

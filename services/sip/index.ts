@@ -1,0 +1,28 @@
+/** Wiring of the SIP service: config schema, secrets, metrics and the socket adapter. */
+import { defineService } from '../../src/service.js';
+import { cryptoRng } from '../../src/clock.js';
+import { SipConfig, checkSipConfig, resolveSecrets } from './config.js';
+import { createSipMetrics, registerSipGauges } from './metrics.js';
+import { SipServer } from './server.js';
+
+export default defineService({
+  name: 'sip',
+  config: SipConfig,
+  check: (cfg, configDir) => checkSipConfig(cfg, configDir),
+  create(cfg, ctx) {
+    const users = resolveSecrets(cfg, ctx.configDir);
+    const metrics = createSipMetrics(ctx.metrics);
+    const server = new SipServer({ cfg, users, dataDir: ctx.dataDir, log: ctx.log, metrics, clock: ctx.clock, rng: cryptoRng });
+    registerSipGauges(ctx.metrics, {
+      registrations: () => server.core.registrar.activeCount,
+      reachable: () => server.core.qualify.reachableCount,
+      transactions: () => server.core.layer.serverCount + server.core.layer.clientCount,
+      tcpConnections: () => server.tcpConnections,
+    });
+    return {
+      start: () => server.start(),
+      stop: () => server.stop(),
+      ready: () => server.ready(),
+    };
+  },
+});

@@ -1,0 +1,245 @@
+/**
+ * The SIP socket adapter: UDP and TCP listeners per configured address, the one timer of
+ * the sans-I/O core, the binding store, logs and metrics (DESIGN.md rule 1).
+ *
+ * UDP: one datagram is one message (§18.3). TCP: the framer cuts messages by Content-Length
+ * and a framing error closes the connection; responses go back on the connection the
+ * request came in on (§18.2.2); OPTIONS to a TCP-registered phone uses its connection
+ * while it is open. Any exception out of the core is a bug: logged with its stack, counted
+ * in sip_internal_errors_total, and serving goes on (DESIGN.md rule 2).
+ *
+ * Leaves out: opening outbound TCP connections (a TCP phone whose connection dropped is
+ * unreachable until it registers again), TLS.
+ */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, type Server as TcpServer, type Socket as TcpSocket, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Clock, Rng } from '../../src/clock.js';
+import { SipCore, type CoreOutput } from './sip-core.js';
+import { SqliteBindingStore, type BindingStore } from './store.js';
+import { TcpFramer } from './tcp-framing.js';
+import type { SipConfig } from './config.js';
+import type { SipMetrics } from './metrics.js';
+import type { Endpoint } from './transport.js';
+
+export interface SipServerDeps {
+  readonly cfg: SipConfig;
+  readonly users: ReadonlyMap<string, string>;
+  readonly dataDir: string;
+  readonly log: Logger;
+  readonly metrics: SipMetrics;
+  readonly clock: Clock;
+  readonly rng: Rng;
+  /** Tests pass an in-memory store. */
+  readonly store?: BindingStore;
+}
+
+export class SipServer {
+  readonly core: SipCore;
+  private readonly store: BindingStore;
+  private readonly udp: UdpSocket[] = [];
+  private readonly tcp: TcpServer[] = [];
+  private readonly conns = new Map<number, TcpSocket>();
+  private readonly connByPeer = new Map<string, number>();
+  private nextConn = 1;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt: number | undefined;
+  private started = false;
+  /** Bound addresses after start (port 0 resolved), for tests. */
+  readonly bound: { address: string; port: number }[] = [];
+
+  constructor(private readonly d: SipServerDeps) {
+    const { cfg } = d;
+    this.store = d.store ?? new SqliteBindingStore(join(d.dataDir, 'sip.sqlite'), d.log);
+    const first = cfg.listen[0]!;
+    const host = cfg.advertise ?? first.address;
+    this.core = new SipCore(
+      {
+        registrar: {
+          realm: cfg.realm,
+          algorithms: cfg.auth.algorithms,
+          defaultExpires: cfg.registrar.defaultExpires,
+          minExpires: cfg.registrar.minExpires,
+          maxExpires: cfg.registrar.maxExpires,
+          maxContacts: cfg.registrar.maxContacts,
+          users: d.users,
+        },
+        timers: { t1: cfg.timers.t1Ms, t2: cfg.timers.t2Ms, t4: cfg.timers.t4Ms },
+        qualifyIntervalMs: cfg.qualify.enabled ? cfg.qualify.intervalS * 1000 : Number.MAX_SAFE_INTEGER / 2,
+        nonceTtlMs: cfg.auth.nonceTtlS * 1000,
+        maxNonces: cfg.auth.maxNonces,
+        maxTransactions: cfg.maxTransactions,
+        local: { udp: { host, port: first.port }, tcp: { host, port: first.port } },
+        userAgent: cfg.userAgent,
+      },
+      this.store,
+      d.rng,
+      d.metrics,
+    );
+  }
+
+  get tcpConnections(): number {
+    return this.conns.size;
+  }
+
+  ready(): boolean {
+    return this.started;
+  }
+
+  async start(): Promise<void> {
+    const n = this.core.start(this.d.clock.now());
+    for (const l of this.d.cfg.listen) {
+      // UDP first; TCP then takes the same port (resolved when 0 was asked for).
+      const sock = createSocket({ type: 'udp4', reuseAddr: false });
+      await new Promise<void>((res, rej) => {
+        sock.once('error', rej);
+        sock.bind(l.port, l.address, () => {
+          sock.off('error', rej);
+          res();
+        });
+      });
+      const port = sock.address().port;
+      sock.on('message', (data, rinfo) => this.input(data, { transport: 'udp', address: rinfo.address, port: rinfo.port }));
+      sock.on('error', (err) => this.d.log.error({ err }, 'udp socket error'));
+      this.udp.push(sock);
+      const srv = createServer((s) => this.accept(s));
+      srv.maxConnections = this.d.cfg.tcp.maxConnections;
+      await new Promise<void>((res, rej) => {
+        srv.once('error', rej);
+        srv.listen(port, l.address, () => {
+          srv.off('error', rej);
+          res();
+        });
+      });
+      this.tcp.push(srv);
+      this.bound.push({ address: l.address, port: (srv.address() as AddressInfo).port });
+      this.d.log.info({ address: l.address, port }, 'sip listening on udp and tcp');
+    }
+    this.d.log.info({ bindings: n }, 'sip registrar loaded bindings');
+    this.started = true;
+    this.arm();
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const s of this.udp) s.close();
+    this.udp.length = 0;
+    for (const c of this.conns.values()) c.destroy();
+    this.conns.clear();
+    await Promise.all(this.tcp.map((s) => new Promise<void>((res) => s.close(() => res()))));
+    this.tcp.length = 0;
+    this.store.close();
+  }
+
+  private accept(s: TcpSocket): void {
+    const id = this.nextConn++;
+    const peer = `${s.remoteAddress}:${s.remotePort}`;
+    this.conns.set(id, s);
+    this.connByPeer.set(peer, id);
+    const framer = new TcpFramer();
+    const source: Endpoint = { transport: 'tcp', address: s.remoteAddress ?? '', port: s.remotePort ?? 0, connection: id };
+    s.setTimeout(this.d.cfg.tcp.idleTimeoutMs, () => s.destroy());
+    s.on('data', (chunk) => {
+      for (const f of framer.push(chunk)) {
+        if (f.type === 'message') this.input(f.bytes, source);
+        else if (f.type === 'ping') s.write('\r\n');
+        else {
+          this.d.metrics.dropped.inc(['tcp-framing']);
+          this.d.log.info({ peer, reason: f.reason }, 'sip tcp framing error; closing');
+          s.destroy();
+        }
+      }
+    });
+    s.on('error', () => s.destroy());
+    s.on('close', () => {
+      this.conns.delete(id);
+      if (this.connByPeer.get(peer) === id) this.connByPeer.delete(peer);
+    });
+  }
+
+  private input(data: Uint8Array, source: Endpoint): void {
+    let out: CoreOutput[];
+    try {
+      out = this.core.handle({ data, source }, this.d.clock.now());
+    } catch (err) {
+      this.bug('handle', err);
+      return;
+    }
+    this.perform(out);
+    this.arm();
+  }
+
+  private tick(): void {
+    this.timer = undefined;
+    this.timerAt = undefined;
+    try {
+      this.perform(this.core.handleTimeout(this.d.clock.now()));
+    } catch (err) {
+      this.bug('timeout', err);
+    }
+    this.arm();
+  }
+
+  private arm(): void {
+    if (!this.started) return;
+    const at = this.core.nextTimeout();
+    if (at === undefined) return;
+    if (this.timer && this.timerAt !== undefined && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, at - this.d.clock.now()));
+    this.timer.unref?.();
+  }
+
+  private perform(out: CoreOutput[]): void {
+    const log = this.d.log;
+    for (const o of out) {
+      if (o.type === 'send') {
+        this.send(o.dest, o.data);
+        continue;
+      }
+      const ev = o.event;
+      switch (ev.type) {
+        case 'bound':
+          if (!ev.binding.contact || ev.refresh) break;
+          log.info({ aor: ev.binding.aor, contact: ev.binding.contact, source: `${ev.binding.sourceAddress}:${ev.binding.sourcePort}`, transport: ev.binding.transport }, 'sip registered');
+          break;
+        case 'unbound':
+          log.info({ aor: ev.binding.aor, contact: ev.binding.contact, reason: ev.reason }, 'sip unregistered');
+          break;
+        case 'auth-failure':
+          log.info({ user: ev.user, reason: ev.reason }, 'sip auth failure');
+          break;
+        case 'reachable':
+        case 'unreachable':
+          log.info({ aor: ev.binding.aor, contact: ev.binding.contact }, `sip contact ${ev.type}`);
+          break;
+        case 'bad-message':
+          log.debug({ reason: ev.reason, source: `${ev.source.address}:${ev.source.port}`, answered: ev.answered }, 'sip bad message');
+          break;
+      }
+    }
+  }
+
+  private send(dest: Endpoint, data: Uint8Array): void {
+    if (dest.transport === 'udp') {
+      const sock = this.udp[0];
+      sock?.send(data, dest.port, dest.address, (err) => {
+        if (err) this.d.log.debug({ err: err.message, dest: `${dest.address}:${dest.port}` }, 'sip udp send failed');
+      });
+      return;
+    }
+    const id = dest.connection ?? this.connByPeer.get(`${dest.address}:${dest.port}`);
+    const c = id !== undefined ? this.conns.get(id) : undefined;
+    if (c && !c.destroyed) c.write(data);
+    else this.d.metrics.dropped.inc(['tcp-connection-gone']);
+  }
+
+  private bug(where: string, err: unknown): void {
+    this.d.metrics.errors.inc([where]);
+    this.d.log.error({ err }, `sip internal error in ${where}`);
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * The SIP core: the transaction user above the transaction layer (RFC 3261 §8.2 UAS
+ * behaviour, §10 registrar, §11 OPTIONS), sans-I/O. `handle(input, now)` takes one
+ * datagram or one framed TCP message and returns what to send and what happened;
+ * `handleTimeout(now)` runs due timers (transactions, binding expiry, qualify);
+ * `nextTimeout()` says when to call it next. The adapter owns sockets and the one timer.
+ *
+ * Order of checks for a new request (§8.2): a request that failed to decode gets 400 (or
+ * 505) statelessly, or is dropped when it has no usable Via; a response that matches no
+ * client transaction is dropped (§18.1.2 "the response MUST be silently discarded"
+ * applies to proxies; a UA likewise has no one to give it to). Then §8.2.2.1 "If the
+ * Request-URI uses a scheme not supported by the UAS, it SHOULD reject the request with a
+ * 416 (Unsupported URI Scheme) response"; §8.2.2.3 "If a UAS does not understand an
+ * option-tag listed in a Require header field, it MUST respond by generating a response
+ * with status code 420 (Bad Extension). The UAS MUST add an Unsupported header field";
+ * then the method: REGISTER → registrar; OPTIONS → 200 (§11.2: "The response to an
+ * OPTIONS is constructed using the standard rules for a SIP response as discussed in
+ * Section 8.2.6"); CANCEL → 200 if it matches an INVITE transaction (whose final answer
+ * was already sent, so "the CANCEL has no effect", §9.2) else 481; BYE → 481 (no dialogs
+ * yet); INVITE and anything else → 501 Not Implemented with Allow (the calls stage
+ * replaces this branch with the B2BUA).
+ *
+ * Max-Forwards 0 on an OPTIONS is answered 200: RFC 4475 §3.3.15 "An endpoint should
+ * process the request as if the Max-Forwards field value were still positive"; we are
+ * the endpoint of everything we answer until calls are proxied.
+ */
+import { Buffer } from 'node:buffer';
+import type { Rng } from '../../src/clock.js';
+import { decode, getHeader, type SipRequest, type SipResponse } from './message.js';
+import { buildErrorResponse, buildResponse, type ResponseSpec } from './response.js';
+import { responseTarget, stampVia, type Via } from './via.js';
+import { TransactionLayer } from './transaction-layer.js';
+import { Registrar, type RegistrarEvent, type RegistrarOptions } from './registrar.js';
+import { NonceManager } from './nonce.js';
+import { Qualify, bindingId, buildOptions, type LocalAddress, type QualifyEvent } from './qualify.js';
+import { isToken } from './name-addr.js';
+import { methodLabel, type SipMetrics } from './metrics.js';
+import type { BindingStore } from './store.js';
+import { send, type Endpoint, type SendOutput, type TransportName } from './transport.js';
+import type { SipTimers } from './sip-timers.js';
+
+export const ALLOW = 'REGISTER, OPTIONS, ACK, CANCEL';
+
+export type CoreEvent =
+  | RegistrarEvent
+  | QualifyEvent
+  | { readonly type: 'bad-message'; readonly reason: string; readonly source: Endpoint; readonly answered: boolean };
+
+export type CoreOutput = SendOutput | { readonly type: 'event'; readonly event: CoreEvent };
+
+export interface CoreOptions {
+  readonly registrar: RegistrarOptions;
+  readonly timers: SipTimers;
+  readonly qualifyIntervalMs: number;
+  readonly nonceTtlMs: number;
+  readonly maxNonces: number;
+  readonly maxTransactions: number;
+  /** Our address as written in Via of requests we send, per transport. */
+  readonly local: Readonly<Record<TransportName, LocalAddress>>;
+  /** Value of Server / User-Agent. */
+  readonly userAgent: string;
+}
+
+export interface CoreInput {
+  readonly data: Uint8Array;
+  readonly source: Endpoint;
+}
+
+const PURGE_EVERY_MS = 10_000;
+
+export class SipCore {
+  readonly layer: TransactionLayer;
+  readonly registrar: Registrar;
+  readonly qualify: Qualify;
+  private readonly nonces: NonceManager;
+  /** client transaction key → binding id, for qualify probes. */
+  private readonly probes = new Map<string, string>();
+  private nextPurge = 0;
+
+  constructor(
+    private readonly opts: CoreOptions,
+    store: BindingStore,
+    private readonly rng: Rng,
+    private readonly metrics?: SipMetrics,
+  ) {
+    this.layer = new TransactionLayer(opts.timers, opts.maxTransactions);
+    this.nonces = new NonceManager(rng, opts.nonceTtlMs, opts.maxNonces);
+    this.registrar = new Registrar(opts.registrar, store, this.nonces, rng);
+    this.qualify = new Qualify(opts.qualifyIntervalMs);
+  }
+
+  /** Load stored bindings; returns how many are active. */
+  start(now: number): number {
+    for (const b of this.registrar.load(now)) this.qualify.track(b, now);
+    this.nextPurge = now + PURGE_EVERY_MS;
+    return this.registrar.activeCount;
+  }
+
+  handle(input: CoreInput, now: number): CoreOutput[] {
+    const out: CoreOutput[] = [];
+    const r = decode(input.data);
+    if (!r.ok) {
+      let answered = false;
+      if (r.status !== undefined && r.head && r.head.via.length > 0) {
+        const vias = this.stamp(r.head.via, input.source);
+        const data = buildErrorResponse(r.head, vias, r.status, r.reason, this.tag());
+        out.push(send(this.responseDest(vias[0]!, input.source), data));
+        this.metrics?.responses.inc([methodLabel(r.head.method), `${Math.floor(r.status / 100)}xx`]);
+        answered = true;
+      } else {
+        this.metrics?.dropped.inc(['malformed']);
+      }
+      out.push({ type: 'event', event: { type: 'bad-message', reason: r.reason, source: input.source, answered } });
+      return out;
+    }
+    const msg = r.message;
+    if (msg.type === 'response') {
+      this.onResponse(msg, now, out);
+      return out;
+    }
+    this.metrics?.requests.inc([methodLabel(msg.method), input.source.transport]);
+    this.onRequest(msg, input.source, now, out);
+    return out;
+  }
+
+  nextTimeout(): number | undefined {
+    let t = this.nextPurge;
+    for (const x of [this.layer.nextTimeout(), this.registrar.nextTimeout(), this.qualify.nextTimeout()]) {
+      if (x !== undefined && x < t) t = x;
+    }
+    return t;
+  }
+
+  handleTimeout(now: number): CoreOutput[] {
+    const out: CoreOutput[] = [];
+    const rep = this.layer.handleTimeout(now);
+    out.push(...rep.sends);
+    if (rep.sends.length > 0) this.metrics?.retransmissions.inc(['out'], rep.sends.length);
+    for (const tx of rep.clientTimeouts) {
+      const id = this.probes.get(tx.key);
+      this.probes.delete(tx.key);
+      const ev = id !== undefined ? this.qualify.report(id, false) : undefined;
+      if (ev) out.push({ type: 'event', event: ev });
+    }
+    for (const ev of this.registrar.handleTimeout(now)) {
+      if (ev.type === 'unbound') this.qualify.untrack(ev.binding);
+      out.push({ type: 'event', event: ev });
+    }
+    for (const b of this.qualify.due(now)) {
+      const local = this.opts.local[b.transport];
+      const { data, branch } = buildOptions(b, local, this.rng, this.opts.userAgent);
+      const dest: Endpoint = { transport: b.transport, address: b.sourceAddress, port: b.sourcePort, connection: undefined };
+      const { tx, sends } = this.layer.sendRequest(branch, 'OPTIONS', data, dest, now);
+      this.probes.set(tx.key, bindingId(b));
+      out.push(...sends);
+    }
+    if (now >= this.nextPurge) {
+      this.nonces.purge(now);
+      this.nextPurge = now + PURGE_EVERY_MS;
+    }
+    return out;
+  }
+
+  private onResponse(res: SipResponse, now: number, out: CoreOutput[]): void {
+    const m = this.layer.receiveResponse(res, now);
+    if (!m) {
+      this.metrics?.dropped.inc(['stray-response']);
+      return;
+    }
+    if (!m.deliver || res.status < 200) return;
+    const id = this.probes.get(m.tx.key);
+    if (id === undefined) return;
+    this.probes.delete(m.tx.key);
+    // Any final response shows the phone is alive (a 405 or 404 too).
+    const ev = this.qualify.report(id, true);
+    if (ev) out.push({ type: 'event', event: ev });
+  }
+
+  private onRequest(req: SipRequest, source: Endpoint, now: number, out: CoreOutput[]): void {
+    const vias = this.stamp(req.via, source);
+    if (req.method === 'ACK') {
+      // ACK for a non-2xx final: absorbed by the INVITE server transaction (§17.2.1).
+      const tx = this.layer.findServer(req);
+      if (tx?.kind === 'ist') this.layer.ack(tx, now);
+      else this.metrics?.dropped.inc(['stray-ack']);
+      return;
+    }
+    const existing = this.layer.findServer(req);
+    if (existing) {
+      this.metrics?.retransmissions.inc(['in']);
+      out.push(...existing.receiveRequest());
+      return;
+    }
+    const dest = this.responseDest(vias[0]!, source);
+    if (this.layer.serverCount >= this.layer.maxTransactions) {
+      // Overload: answer statelessly, as Kamailio's sl_send_reply would.
+      out.push(send(dest, this.encodeResponse(req, vias, { status: 503, headers: [['Retry-After', '5']] })));
+      this.metrics?.responses.inc([methodLabel(req.method), '5xx']);
+      return;
+    }
+    const tx = this.layer.createServer(req, dest);
+    const spec = this.dispatch(req, source, now, out);
+    out.push(...this.layer.respond(tx, spec.status, this.encodeResponse(req, vias, spec), now));
+    this.metrics?.responses.inc([methodLabel(req.method), `${Math.floor(spec.status / 100)}xx`]);
+  }
+
+  private dispatch(req: SipRequest, source: Endpoint, now: number, out: CoreOutput[]): ResponseSpec {
+    if (req.requestUri.kind !== 'sip') return { status: 416 };
+    const require = getHeader(req, 'require');
+    if (require !== undefined && req.method !== 'CANCEL') {
+      const tags = require.split(',').map((s) => s.trim()).filter((s) => isToken(s));
+      if (tags.length > 0) return { status: 420, headers: [['Unsupported', tags.join(', ')]] };
+    }
+    switch (req.method) {
+      case 'REGISTER': {
+        const r = this.registrar.handleRegister(req, source, now);
+        for (const ev of r.events) {
+          if (ev.type === 'bound') this.qualify.track(ev.binding, now);
+          else if (ev.type === 'unbound') this.qualify.untrack(ev.binding);
+          else this.metrics?.authFailures.inc([ev.reason]);
+          out.push({ type: 'event', event: ev });
+        }
+        return r.response;
+      }
+      case 'OPTIONS':
+        return {
+          status: 200,
+          headers: [
+            ['Allow', ALLOW],
+            ['Accept', 'application/sdp'],
+            ['Supported', ''],
+          ],
+        };
+      case 'CANCEL':
+        return this.layer.findInviteFor(req) ? { status: 200 } : { status: 481 };
+      case 'BYE':
+        return { status: 481 };
+      default:
+        return { status: 501, headers: [['Allow', ALLOW]] };
+    }
+  }
+
+  private encodeResponse(req: SipRequest, vias: readonly Via[], spec: ResponseSpec): Uint8Array {
+    const headers: [string, string][] = [...(spec.headers ?? []).map((h) => [h[0], h[1]] as [string, string]), ['Server', this.opts.userAgent]];
+    // "Supported" with no option tags is legal but noisy: drop the empty one.
+    return buildResponse(req, vias, { ...spec, headers: headers.filter(([n, v]) => !(n === 'Supported' && v === '')) }, this.tag());
+  }
+
+  private stamp(via: readonly Via[], source: Endpoint): Via[] {
+    const out = [...via];
+    out[0] = stampVia(via[0]!, source.address, source.port);
+    return out;
+  }
+
+  private responseDest(top: Via, source: Endpoint): Endpoint {
+    if (source.transport === 'tcp') return source;
+    const t = responseTarget(top);
+    return { transport: 'udp', address: t.address, port: t.port, connection: undefined };
+  }
+
+  private tag(): string {
+    return Buffer.from(this.rng.bytes(6)).toString('hex');
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The transaction layer (RFC 3261 §17): keeps server and client transactions, matches
+ * incoming messages to them, and drives their timers from one heap.
+ *
+ * Server matching, §17.2.3: "the branch parameter in the request is equal to the one in
+ * the top Via header field of the request that created the transaction, the sent-by value
+ * in the top Via of the request is equal to the one in the request that created the
+ * transaction, and the method of the request matches the one that created the
+ * transaction, except for ACK, where the method of the request that created the
+ * transaction is INVITE." Without the "z9hG4bK" cookie (RFC 2543 peers, RFC 4475
+ * inv2543) the key is built from the Request-URI, From tag, Call-ID, CSeq number and the
+ * top Via, as §17.2.3's backwards-compatible rule lists (To tag left out so the ACK,
+ * which carries our tag, still matches).
+ * Client matching, §17.1.3: "If the response has the same value of the branch parameter
+ * in the top Via header field as the branch parameter in the top Via header field of the
+ * request that created the transaction" and "the method parameter in the CSeq header field
+ * matches the method of the request that created the transaction".
+ *
+ * Terminated transactions are removed at their next timer pop. Limit: at most
+ * `maxTransactions` live server transactions (Kamailio's tm has no fixed cap but bounds
+ * memory with its shm pool); past it a new request is answered 503 by the core.
+ */
+import { paramValue } from './name-addr.js';
+import { MAGIC_COOKIE, type Via } from './via.js';
+import type { SipRequest, SipResponse } from './message.js';
+import { TimerHeap } from './timer-heap.js';
+import { NonInviteServerTransaction } from './non-invite-server-transaction.js';
+import { InviteServerTransaction } from './invite-server-transaction.js';
+import { NonInviteClientTransaction } from './non-invite-client-transaction.js';
+import { isReliable, type Endpoint, type SendOutput } from './transport.js';
+import type { SipTimers } from './sip-timers.js';
+
+export type ServerTransaction = NonInviteServerTransaction | InviteServerTransaction;
+type AnyTransaction = ServerTransaction | NonInviteClientTransaction;
+
+export interface TimeoutReport {
+  readonly sends: SendOutput[];
+  /** Client transactions whose Timer F fired (the TU learns of each once). */
+  readonly clientTimeouts: NonInviteClientTransaction[];
+  /** INVITE server transactions whose Timer H fired (no ACK). */
+  readonly serverTimeouts: InviteServerTransaction[];
+}
+
+function sentBy(v: Via): string {
+  return `${v.host.toLowerCase()}:${v.port ?? ''}`;
+}
+
+/** The server-transaction key of a request (§17.2.3). */
+export function serverKey(req: SipRequest): string {
+  const top = req.via[0]!;
+  const method = req.method === 'ACK' ? 'INVITE' : req.method;
+  const branch = top.branch;
+  if (branch !== undefined && branch.startsWith(MAGIC_COOKIE)) return `${branch}|${sentBy(top)}|${method}`;
+  const fromTag = paramValue(req.from.params, 'tag') ?? '';
+  return `2543|${req.uri}|${fromTag}|${req.callId}|${req.cseq.seq}|${sentBy(top)}|${branch ?? ''}|${method}`;
+}
+
+export class TransactionLayer {
+  private readonly servers = new Map<string, ServerTransaction>();
+  private readonly clients = new Map<string, NonInviteClientTransaction>();
+  private readonly heap = new TimerHeap<AnyTransaction>();
+  private readonly scheduled = new WeakMap<AnyTransaction, number>();
+
+  constructor(
+    private readonly timers: SipTimers,
+    readonly maxTransactions = 100_000,
+  ) {}
+
+  get serverCount(): number {
+    return this.servers.size;
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  findServer(req: SipRequest): ServerTransaction | undefined {
+    return this.servers.get(serverKey(req));
+  }
+
+  /** The INVITE transaction a CANCEL refers to (§9.2: same key, method INVITE). */
+  findInviteFor(cancel: SipRequest): InviteServerTransaction | undefined {
+    const key = serverKey({ ...cancel, method: 'INVITE' });
+    const tx = this.servers.get(key);
+    return tx?.kind === 'ist' ? tx : undefined;
+  }
+
+  createServer(req: SipRequest, dest: Endpoint): ServerTransaction {
+    const key = serverKey(req);
+    const reliable = isReliable(dest.transport);
+    const tx =
+      req.method === 'INVITE'
+        ? new InviteServerTransaction(key, dest, reliable, this.timers)
+        : new NonInviteServerTransaction(key, req.method, dest, reliable, this.timers);
+    this.servers.set(key, tx);
+    return tx;
+  }
+
+  /** Send a response through a server transaction and reschedule its timers. */
+  respond(tx: ServerTransaction, status: number, data: Uint8Array, now: number): SendOutput[] {
+    const out = tx.respond(status, data, now);
+    this.reschedule(tx);
+    return out;
+  }
+
+  ack(tx: InviteServerTransaction, now: number): void {
+    tx.receiveAck(now);
+    this.reschedule(tx);
+  }
+
+  /** Start a non-INVITE client transaction; `branch` is the top Via branch of `data`. */
+  sendRequest(branch: string, method: string, data: Uint8Array, dest: Endpoint, now: number): { tx: NonInviteClientTransaction; sends: SendOutput[] } {
+    const key = `${branch}|${method}`;
+    const tx = new NonInviteClientTransaction(key, dest, data, isReliable(dest.transport), this.timers, now);
+    this.clients.set(key, tx);
+    this.reschedule(tx);
+    return { tx, sends: tx.start() };
+  }
+
+  /** Match a response to a client transaction; `deliver` says whether the TU sees it. */
+  receiveResponse(res: SipResponse, now: number): { tx: NonInviteClientTransaction; deliver: boolean } | undefined {
+    const branch = res.via[0]?.branch;
+    if (branch === undefined) return undefined;
+    const tx = this.clients.get(`${branch}|${res.cseq.method}`);
+    if (!tx) return undefined;
+    const deliver = tx.receiveResponse(res.status, now);
+    this.reschedule(tx);
+    return { tx, deliver };
+  }
+
+  nextTimeout(): number | undefined {
+    return this.heap.peekAt();
+  }
+
+  handleTimeout(now: number): TimeoutReport {
+    const report: TimeoutReport = { sends: [], clientTimeouts: [], serverTimeouts: [] };
+    for (;;) {
+      const e = this.heap.popDue(now);
+      if (!e) break;
+      const tx = e.item;
+      if (this.scheduled.get(tx) !== e.at) continue; // superseded entry
+      this.scheduled.delete(tx);
+      report.sends.push(...tx.handleTimeout(now));
+      if (tx.state === 'terminated') {
+        this.remove(tx);
+        if (tx.kind === 'nict' && tx.timedOut) report.clientTimeouts.push(tx);
+        if (tx.kind === 'ist' && tx.timedOut) report.serverTimeouts.push(tx);
+      } else {
+        this.reschedule(tx);
+      }
+    }
+    return report;
+  }
+
+  private remove(tx: AnyTransaction): void {
+    if (tx.kind === 'nict') {
+      if (this.clients.get(tx.key) === tx) this.clients.delete(tx.key);
+    } else if (this.servers.get(tx.key) === tx) {
+      this.servers.delete(tx.key);
+    }
+  }
+
+  private reschedule(tx: AnyTransaction): void {
+    if (tx.state === 'terminated') {
+      // Terminated right away (a 2xx to INVITE): forget it now.
+      this.remove(tx);
+      this.scheduled.delete(tx);
+      return;
+    }
+    const at = tx.nextTimeout();
+    if (at === undefined) {
+      this.scheduled.delete(tx);
+      return;
+    }
+    if (this.scheduled.get(tx) === at) return;
+    this.scheduled.set(tx, at);
+    this.heap.push(at, tx);
+  }
+}
