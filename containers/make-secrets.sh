@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 umask 077
 mkdir -p secrets
 chmod 700 secrets
-for name in ftp_admin ftp_user1 sip_2001 sip_2002 sip_2003 sip_2004; do
+for name in ftp_admin ftp_user1 sip_2001 sip_2002 sip_2003 sip_2004 monitor_token; do
   f="secrets/$name"
   if [ -e "$f" ]; then echo "$f exists, kept"; continue; fi
   pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')

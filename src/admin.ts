@@ -5,6 +5,7 @@
  *   GET  /readyz   200 when every started service reports ready, else 503 with the list
  *   GET  /metrics  Prometheus text format
  *   POST /reload   re-read zones/sites of every service that supports reload
+ *   GET  /state/<svc>  JSON of a started service's optional `state()` (404 when it has none)
  *
  * Bind it to a private address: it has no authentication (like BIND's rndc on 127.0.0.1).
  */
@@ -15,6 +16,8 @@ import type { Registry } from 'prom-client';
 export interface AdminHooks {
   readiness(): { ready: boolean; services: Record<string, boolean> };
   reload(): Promise<{ ok: boolean; results: Record<string, string> }>;
+  /** A service's read-only state; undefined when not started or without `state()`. */
+  state?(name: string): unknown;
 }
 
 export interface AdminServer {
@@ -42,6 +45,11 @@ export async function startAdmin(opts: {
     }
     if (req.method === 'GET' && url === '/metrics') {
       return send(res, 200, opts.registry.contentType, await opts.registry.metrics());
+    }
+    if (req.method === 'GET' && url?.startsWith('/state/')) {
+      const value = opts.hooks.state?.(decodeURIComponent(url.slice('/state/'.length)));
+      if (value === undefined) return send(res, 404, 'text/plain', 'no state\n');
+      return send(res, 200, 'application/json', JSON.stringify(value) + '\n');
     }
     if (req.method === 'POST' && url === '/reload') {
       const r = await opts.hooks.reload();

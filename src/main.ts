@@ -3,6 +3,7 @@
  * `netsvc [service…] [--config DIR] [--check]`
  * `netsvc check [--config DIR]`      validate the config dir and exit 0/1
  * `netsvc reload [--config DIR]`     ask a running process (its admin port) to reload
+ * `netsvc status|leases|registrations|calls|passwd …`  operator commands (src/cli/operator.ts)
  *
  * With no service named, runs every service enabled in the config dir in this one process
  * (what `npm start` does); with names, only those (what a container runs).
@@ -18,10 +19,12 @@ import { createRootLogger } from './log.js';
 import { createRegistry } from './metrics.js';
 import { Runner, RunnerError, type PlannedService } from './runner.js';
 import { startAdmin, type AdminServer } from './admin.js';
+import { isOperatorCommand, OPERATOR_USAGE } from './cli/commands.js';
 
 const USAGE = `usage: netsvc [service…] [--config DIR] [--check]
        netsvc check [--config DIR]
        netsvc reload [--config DIR]
+${OPERATOR_USAGE}
 services: ${services.map((s) => s.name).join(', ')}
 env: NETSVC_CONFIG_DIR, NETSVC_DATA_DIR, NETSVC_<SERVICE>__<KEY>=value (see README)`;
 
@@ -86,6 +89,10 @@ async function reloadRemote(cfg: LoadedConfig): Promise<number> {
 }
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (isOperatorCommand(argv[0])) {
+    const { runOperatorCommand } = await import('./cli/operator.js');
+    return runOperatorCommand(argv[0], argv.slice(1), env);
+  }
   const args = parseArgs(argv, env);
   if (typeof args === 'string') {
     process.stderr.write(`netsvc: ${args}\n${USAGE}\n`);
@@ -162,7 +169,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         address: cfg.runtime.admin.address,
         port: cfg.runtime.admin.port,
         registry: metrics,
-        hooks: { readiness: () => runner.readiness(), reload: () => runner.reload() },
+        hooks: { readiness: () => runner.readiness(), reload: () => runner.reload(), state: (n) => runner.state(n) },
       });
     } catch (e) {
       await runner.stop();

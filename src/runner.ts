@@ -122,6 +122,12 @@ export class Runner {
     return { ready, services };
   }
 
+  /** A started service's `state()` (admin `GET /state/<name>`); undefined if none. */
+  state(name: string): unknown {
+    const svc = this.started.find((s) => s.name === name)?.svc;
+    return svc?.state?.();
+  }
+
   async reload(): Promise<{ ok: boolean; results: Record<string, string> }> {
     const results: Record<string, string> = {};
     let ok = true;

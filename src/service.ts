@@ -34,6 +34,12 @@ export interface Service {
   reload?(): Promise<void>;
   /** True while the service can serve (drives /readyz). */
   ready(): boolean;
+  /**
+   * Optional read-only state for operators, served as JSON on the admin listener at
+   * `GET /state/<name>` (the monitor's tables, `netsvc leases`): a plain JSON-able value,
+   * computed on demand, no secrets. Shapes per service: services/monitor/README.md.
+   */
+  state?(): unknown;
 }
 
 export interface ServiceDefinition<S extends TSchema = TSchema> {

@@ -39,6 +39,7 @@ const NEEDED_CAPS: Record<string, readonly string[]> = {
   ftp: ['NET_BIND_SERVICE'], // 21, and 20 as the source of active-mode data connections
   http: ['NET_BIND_SERVICE'], // 80
   sip: ['NET_BIND_SERVICE'], // 5060 is above 1024, but the image's file capability needs it in the bounding set
+  monitor: ['NET_BIND_SERVICE'], // 8888 is above 1024; same reason as sip
 };
 const ROUTING_CAPS = [
   'NET_ADMIN',
@@ -444,7 +445,7 @@ for (const m of models) {
 }
 
 t.test(
-  'compose.yaml runs the five services of Pi I, compose.pi2.yaml only DHCP on eth1/eth2 and routing',
+  'compose.yaml runs the five services of Pi I and the monitor, compose.pi2.yaml only DHCP on eth1/eth2 and routing',
   async (t) => {
     const [pi1, pi2] = models;
     t.same(pi1!.services.map((s) => s.name).sort(), [
@@ -454,6 +455,7 @@ t.test(
       'dns',
       'ftp',
       'http',
+      'monitor',
       'routing',
       'sip',
     ]);

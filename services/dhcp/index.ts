@@ -4,6 +4,7 @@ import { DhcpConfig, checkDhcpConfig } from './config.js';
 import { createDhcpMetrics } from './metrics.js';
 import type { DhcpServer } from './server.js';
 import { referenceEnvOverrides } from './reference-env.js';
+import { ipToText } from './ipv4.js';
 
 export default defineService({
   name: 'dhcp',
@@ -26,6 +27,16 @@ export default defineService({
       },
       stop: async () => server?.stop(),
       ready: () => server?.ready() ?? false,
+      // Admin `GET /state/dhcp`: bound, unexpired leases (the monitor's table, `netsvc leases`).
+      state: () => {
+        const now = ctx.clock.now();
+        const leases = [];
+        for (const l of server?.leases.leases() ?? []) {
+          if (l.state !== 'bound' || l.ends <= now) continue;
+          leases.push({ address: ipToText(l.address), mac: l.chaddr, hostname: l.hostname, subnet: l.subnet, starts: l.starts, ends: l.ends });
+        }
+        return { leases };
+      },
     };
   },
 });

@@ -1,0 +1,113 @@
+/**
+ * Scrapes one netsvc admin listener: `GET /readyz` (which services run, ready or not),
+ * `GET /metrics` (Prometheus text) and `GET /state/<svc>` for each service (JSON; a 404
+ * means the service publishes no state). Plain node:http with a deadline per request and
+ * a bounded body; also used by the operator CLI (src/cli/).
+ */
+import { request } from 'node:http';
+import { request as requestTls } from 'node:https';
+import { parseExposition, type Sample } from './exposition.js';
+
+/** A body larger than this is cut off: 4 MiB is ~40 000 metric lines. */
+const MAX_BODY = 4 * 1024 * 1024;
+
+export interface HttpResult {
+  readonly status: number;
+  readonly body: string;
+}
+
+export function httpGet(url: string, timeoutMs: number): Promise<HttpResult> {
+  return new Promise((ok, fail) => {
+    const u = new URL(url);
+    const get = u.protocol === 'https:' ? requestTls : request;
+    const req = get(u, { method: 'GET', timeout: timeoutMs, headers: { accept: '*/*' } }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY) {
+          req.destroy(new Error(`response larger than ${MAX_BODY} bytes`));
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on('end', () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', fail);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+export interface TargetScrape {
+  readonly target: string;
+  readonly url: string;
+  /** The admin listener answered /metrics. */
+  readonly up: boolean;
+  readonly error?: string;
+  /** /readyz: overall readiness and per service. */
+  readonly ready: boolean;
+  readonly services: Readonly<Record<string, boolean>>;
+  readonly samples: readonly Sample[];
+  /** /state/<svc> bodies of the services that have one. */
+  readonly state: Readonly<Record<string, unknown>>;
+  /** Wall-clock ms when the scrape began, and how long it took. */
+  readonly at: number;
+  readonly ms: number;
+}
+
+function join(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + path;
+}
+
+export async function scrapeTarget(
+  target: { name: string; url: string },
+  timeoutMs: number,
+  opts: { state: boolean } = { state: true },
+): Promise<TargetScrape> {
+  const at = Date.now();
+  const t0 = performance.now();
+  const done = (r: Omit<TargetScrape, 'target' | 'url' | 'at' | 'ms'>): TargetScrape => ({
+    target: target.name,
+    url: target.url,
+    at,
+    ms: performance.now() - t0,
+    ...r,
+  });
+  let ready = false;
+  let services: Record<string, boolean> = {};
+  try {
+    const [rz, mx] = await Promise.all([
+      httpGet(join(target.url, '/readyz'), timeoutMs),
+      httpGet(join(target.url, '/metrics'), timeoutMs),
+    ]);
+    if (mx.status !== 200) throw new Error(`/metrics answered ${mx.status}`);
+    try {
+      const r = JSON.parse(rz.body) as { ready?: unknown; services?: unknown };
+      ready = r.ready === true;
+      if (r.services && typeof r.services === 'object') {
+        for (const [k, v] of Object.entries(r.services as Record<string, unknown>)) services[k] = v === true;
+      }
+    } catch {
+      services = {};
+    }
+    const samples = parseExposition(mx.body).samples;
+    const state: Record<string, unknown> = {};
+    if (opts.state) {
+      await Promise.all(
+        Object.keys(services).map(async (svc) => {
+          try {
+            const r = await httpGet(join(target.url, `/state/${encodeURIComponent(svc)}`), timeoutMs);
+            if (r.status === 200) state[svc] = JSON.parse(r.body) as unknown;
+          } catch {
+            // a service without state, or an admin listener without /state/: nothing to show
+          }
+        }),
+      );
+    }
+    return done({ up: true, ready, services, samples, state });
+  } catch (e) {
+    return done({ up: false, error: (e as Error).message, ready: false, services, samples: [], state: {} });
+  }
+}
