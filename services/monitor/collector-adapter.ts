@@ -67,7 +67,9 @@ export class Collector {
   private async round(): Promise<void> {
     const { cfg, deps } = this;
     const now = deps.clock.now();
-    const ts = Math.round(now / 1000);
+    // Floor, as the API does for "now": a rounded-up stamp would lie in the future of a
+    // query made in the same second and be left out of it.
+    const ts = Math.floor(now / 1000);
     const [scrapes, reading] = await Promise.all([
       Promise.all(cfg.targets.map((t) => scrapeTarget(t, cfg.scrapeTimeoutMs))),
       cfg.host.enabled ? readHost(cfg.host.procDir, cfg.host.sysDir) : Promise.resolve(undefined),
