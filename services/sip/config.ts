@@ -12,6 +12,34 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { MediaConfig, checkMediaConfig } from './media-config.js';
+
+const Fallback = Type.Union([Type.Literal('greeting'), Type.Literal('hangup')], {
+  description: 'What an unanswered call does after its ring timeout: greeting = answer, play media.greeting, hang up (the reference dialplan); hangup = 480 to the caller',
+});
+
+const Dialplan = Type.Object(
+  {
+    ringTimeoutS: Type.Integer({ default: 20, minimum: 1, maximum: 600, description: 'Seconds an extension rings before the fallback (reference dialplan: Dial(SIP/…,20))' }),
+    fallback: Type.Union([Type.Literal('greeting'), Type.Literal('hangup')], { default: 'greeting', description: 'Fallback for every extension (see overrides)' }),
+    echoExtensions: Type.Array(Type.String({ pattern: '^[A-Za-z0-9._~+-]{1,64}$' }), {
+      default: ['600'],
+      description: 'Extensions that answer and echo the caller\'s audio through the relay (Asterisk\'s 600 Echo() test)',
+    }),
+    overrides: Type.Array(
+      Type.Object(
+        {
+          extension: Type.String({ pattern: '^[A-Za-z0-9._~+-]{1,64}$', description: 'The extension this entry applies to' }),
+          ringTimeoutS: Type.Optional(Type.Integer({ minimum: 1, maximum: 600, description: 'Ring timeout of this extension, s' })),
+          fallback: Type.Optional(Fallback),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [], description: 'Per-extension ring timeout / fallback' },
+    ),
+  },
+  { default: {}, additionalProperties: false },
+);
 
 const Listen = Type.Object(
   {
@@ -95,13 +123,9 @@ export const SipConfig = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
-    rtp: Type.Object(
-      {
-        portMin: Type.Integer({ default: 10000, minimum: 1024, maximum: 65535, description: 'Lowest RTP relay port (used by the relay stage, not yet)' }),
-        portMax: Type.Integer({ default: 20000, minimum: 1024, maximum: 65535, description: 'Highest RTP relay port (used by the relay stage, not yet)' }),
-      },
-      { default: {}, additionalProperties: false },
-    ),
+    maxCalls: Type.Integer({ default: 100, minimum: 1, maximum: 10000, description: 'Concurrent calls; more get 503 (Asterisk call-limit plays this part; each call takes two relay port pairs)' }),
+    dialplan: Dialplan,
+    media: MediaConfig,
   },
   { additionalProperties: false, default: {} },
 );
@@ -158,7 +182,14 @@ export function checkSipConfig(cfg: SipConfig, configDir: string, env: NodeJS.Pr
     out.push('/registrar/defaultExpires: must lie between minExpires and maxExpires');
   }
   if (cfg.timers.t2Ms < cfg.timers.t1Ms) out.push('/timers/t2Ms: must not be below t1Ms');
-  if (cfg.rtp.portMin > cfg.rtp.portMax) out.push('/rtp/portMin: larger than portMax');
+  out.push(...checkMediaConfig(cfg.media));
+  const users = new Set(cfg.extensions.map((e) => e.user));
+  cfg.dialplan.echoExtensions.forEach((x, i) => {
+    if (users.has(x)) out.push(`/dialplan/echoExtensions/${i}: ${x} is also a registered extension`);
+  });
+  cfg.dialplan.overrides.forEach((o, i) => {
+    if (!users.has(o.extension)) out.push(`/dialplan/overrides/${i}/extension: ${o.extension} is not in extensions`);
+  });
   return out;
 }
 

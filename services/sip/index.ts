@@ -4,6 +4,7 @@ import { cryptoRng } from '../../src/clock.js';
 import { SipConfig, checkSipConfig, resolveSecrets } from './config.js';
 import { createSipMetrics, registerSipGauges } from './metrics.js';
 import { SipServer } from './server.js';
+import { createRtpMetrics } from './rtp-metrics.js';
 
 export default defineService({
   name: 'sip',
@@ -12,12 +13,14 @@ export default defineService({
   create(cfg, ctx) {
     const users = resolveSecrets(cfg, ctx.configDir);
     const metrics = createSipMetrics(ctx.metrics);
-    const server = new SipServer({ cfg, users, dataDir: ctx.dataDir, log: ctx.log, metrics, clock: ctx.clock, rng: cryptoRng });
+    const rtpMetrics = createRtpMetrics(ctx.metrics);
+    const server = new SipServer({ cfg, users, dataDir: ctx.dataDir, configDir: ctx.configDir, log: ctx.log, metrics, rtpMetrics, clock: ctx.clock, rng: cryptoRng });
     registerSipGauges(ctx.metrics, {
       registrations: () => server.core.registrar.activeCount,
       reachable: () => server.core.qualify.reachableCount,
       transactions: () => server.core.layer.serverCount + server.core.layer.clientCount,
       tcpConnections: () => server.tcpConnections,
+      calls: () => server.core.b2bua.activeCount,
     });
     return {
       start: () => server.start(),

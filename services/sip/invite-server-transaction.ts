@@ -16,13 +16,14 @@
  * MUST transition to the "Terminated" state, and MUST indicate to the TU that a
  * transaction failure has occurred."
  *
- * Now only non-2xx finals are sent (501 for INVITE until the calls stage). A 2xx ends the
- * transaction as in RFC 3261 (RFC 6026's Accepted state and Timer L come with calls).
+ * RFC 6026 §7.1: a 2xx moves the transaction to "Accepted" with Timer L = 64*T1; "while
+ * in the "Accepted" state, any retransmissions of the INVITE received MUST be absorbed"
+ * (the TU retransmits the 2xx itself, RFC 3261 §13.3.1.4); when L fires it terminates.
  */
 import { send, type Endpoint, type SendOutput } from './transport.js';
 import type { SipTimers } from './sip-timers.js';
 
-export type IstState = 'proceeding' | 'completed' | 'confirmed' | 'terminated';
+export type IstState = 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
 
 export class InviteServerTransaction {
   readonly kind = 'ist';
@@ -35,6 +36,7 @@ export class InviteServerTransaction {
   private intervalG = 0;
   private timerH: number | undefined;
   private timerI: number | undefined;
+  private timerL: number | undefined;
 
   constructor(
     readonly key: string,
@@ -72,8 +74,9 @@ export class InviteServerTransaction {
       // "If, while in the "Proceeding" state, the TU passes a 2xx response to the server
       // transaction, the server transaction MUST pass this response to the transport
       // layer for transmission ... The server transaction MUST then transition to the
-      // "Terminated" state."
-      this.state = 'terminated';
+      // "Terminated" state." — amended by RFC 6026 §8.5: "Accepted", Timer L.
+      this.state = 'accepted';
+      this.timerL = now + 64 * this.timers.t1;
     }
     return [send(this.dest, data)];
   }
@@ -84,6 +87,7 @@ export class InviteServerTransaction {
       return this.timerH;
     }
     if (this.state === 'confirmed') return this.timerI;
+    if (this.state === 'accepted') return this.timerL;
     return undefined;
   }
 
@@ -102,6 +106,8 @@ export class InviteServerTransaction {
       }
     } else if (this.state === 'confirmed' && this.timerI !== undefined && now >= this.timerI) {
       // "Once timer I fires, the server MUST transition to the "Terminated" state."
+      this.state = 'terminated';
+    } else if (this.state === 'accepted' && this.timerL !== undefined && now >= this.timerL) {
       this.state = 'terminated';
     }
     return out;

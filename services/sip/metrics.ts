@@ -12,6 +12,7 @@ export interface SipMetrics {
   readonly dropped: FastCounter<'reason'>;
   readonly retransmissions: FastCounter<'direction'>;
   readonly errors: FastCounter<'where'>;
+  readonly calls: FastCounter<'result'>;
 }
 
 export interface SipGauges {
@@ -19,6 +20,7 @@ export interface SipGauges {
   reachable(): number;
   transactions(): number;
   tcpConnections(): number;
+  calls(): number;
 }
 
 export function createSipMetrics(registry: Registry): SipMetrics {
@@ -29,6 +31,7 @@ export function createSipMetrics(registry: Registry): SipMetrics {
     dropped: new FastCounter('sip_dropped_total', 'Messages dropped without an answer, by reason', ['reason'], registry),
     retransmissions: new FastCounter('sip_retransmissions_total', 'Retransmitted requests absorbed (in) and messages retransmitted by timers (out)', ['direction'], registry),
     errors: new FastCounter('sip_internal_errors_total', 'Bugs caught at the adapter (answered 500 where possible)', ['where'], registry),
+    calls: new FastCounter('sip_calls_total', 'Calls ended, by result (answered, busy, noanswer, unavailable, notfound, cancelled, failed)', ['result'], registry),
   };
 }
 
@@ -47,6 +50,7 @@ export function registerSipGauges(registry: Registry, g: SipGauges): void {
   mk('sip_contacts_reachable', 'Bound contacts whose last OPTIONS qualify was answered', g.reachable);
   mk('sip_transactions', 'Live server and client transactions', g.transactions);
   mk('sip_tcp_connections', 'Open TCP connections', g.tcpConnections);
+  mk('sip_calls_active', 'Calls in progress (ringing or answered)', g.calls);
 }
 
 const KNOWN = new Set(['REGISTER', 'OPTIONS', 'INVITE', 'ACK', 'BYE', 'CANCEL', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'INFO', 'PRACK', 'UPDATE', 'REFER', 'PUBLISH']);

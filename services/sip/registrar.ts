@@ -37,7 +37,7 @@ import { Buffer } from 'node:buffer';
 import type { Rng } from '../../src/clock.js';
 import { getHeader, getHeaders, type SipRequest } from './message.js';
 import { parseNameAddr, paramValue, splitList, type NameAddr } from './name-addr.js';
-import { uriKey, unescapeUri, type SipUri } from './uri.js';
+import { parseSipUri, uriKey, unescapeUri, type SipUri } from './uri.js';
 import { algorithmOf, challengeHeader, digestResponse, parseAuthorization, sameDigest, type DigestAlgorithm } from './digest.js';
 import type { NonceManager } from './nonce.js';
 import type { ResponseSpec } from './response.js';
@@ -72,6 +72,12 @@ const MAX_DELTA = 2 ** 32 - 1;
 function parseDelta(text: string | undefined | null): number | undefined {
   if (typeof text !== 'string' || !/^\d+$/.test(text)) return undefined;
   return text.length > 10 ? MAX_DELTA : Math.min(Number(text), MAX_DELTA);
+}
+
+function sameHostPort(a: string, b: string): boolean {
+  const x = parseSipUri(a);
+  const y = parseSipUri(b);
+  return x !== undefined && y !== undefined && x.host.toLowerCase() === y.host.toLowerCase() && (x.port ?? 5060) === (y.port ?? 5060);
 }
 
 export class Registrar {
@@ -266,23 +272,43 @@ export class Registrar {
     return { status: 200, headers };
   }
 
-  private challenge(now: number, stale: boolean): ResponseSpec {
+  private challenge(now: number, stale: boolean, proxy = false): ResponseSpec {
     const nonce = this.nonces.issue(now);
+    const header = proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
     return {
-      status: 401,
-      headers: this.opts.algorithms.map((a) => ['WWW-Authenticate', challengeHeader(this.opts.realm, nonce, a, stale)] as const),
+      status: proxy ? 407 : 401,
+      headers: this.opts.algorithms.map((a) => [header, challengeHeader(this.opts.realm, nonce, a, stale)] as const),
+    };
+  }
+
+  /**
+   * Digest authentication of a request other than REGISTER (the B2BUA's INVITEs). As
+   * Asterisk chan_sip does for INVITE, the challenge is a 407 with Proxy-Authenticate and
+   * the credentials come in Proxy-Authorization (RFC 3261 §22.3); an Authorization header
+   * (a phone answering a 401 it got before) is read too.
+   */
+  authenticateRequest(req: SipRequest, now: number): { ok: true; user: string } | { ok: false; response: ResponseSpec; failure: { user: string; reason: string } | undefined } {
+    const header = getHeaders(req, 'proxy-authorization').length > 0 ? 'proxy-authorization' : 'authorization';
+    const auth = this.authenticate(req, now, header);
+    if (auth.kind === 'ok') return { ok: true, user: auth.user };
+    if (auth.kind === 'bad-request') return { ok: false, response: { status: 400, reason: auth.reason }, failure: undefined };
+    return {
+      ok: false,
+      response: this.challenge(now, auth.stale, header === 'proxy-authorization' || getHeaders(req, 'authorization').length === 0),
+      failure: auth.failure ? { user: auth.user, reason: auth.failure } : undefined,
     };
   }
 
   private authenticate(
     req: SipRequest,
     now: number,
+    header: 'authorization' | 'proxy-authorization' = 'authorization',
   ):
     | { kind: 'ok'; user: string }
     | { kind: 'challenge'; stale: boolean; user: string; failure: string | undefined }
     | { kind: 'bad-request'; reason: string } {
     let creds: ReadonlyMap<string, string> | undefined;
-    for (const v of getHeaders(req, 'authorization')) {
+    for (const v of getHeaders(req, header)) {
       const c = parseAuthorization(v);
       if (!c) return { kind: 'bad-request', reason: 'Bad Request (malformed Authorization)' };
       if (c.scheme.toLowerCase() === 'digest' && c.params.get('realm') === this.opts.realm) {
@@ -311,8 +337,13 @@ export class Registrar {
       return { kind: 'challenge', stale: false, user: username, failure: 'qop' };
     }
     // RFC 2617 §3.2.2.5: "The server SHOULD check that the URI in the request line matches
-    // the digest-uri" and answer 400 if not.
-    if (uri !== req.uri) return { kind: 'bad-request', reason: 'Bad Request (digest uri is not the Request-URI)' };
+    // the digest-uri" and answer 400 if not. REGISTER: exactly. Other requests: the same
+    // host and port is enough — sipp 3.6 always signs "sip:<remote_ip>:<remote_port>"
+    // (without the user) for an INVITE, and Asterisk chan_sip only compares the URIs with
+    // pedanticsipchecking; the nonce (single use, expiring) still binds the answer to us.
+    if (uri !== req.uri && !(req.method !== 'REGISTER' && sameHostPort(uri, req.uri))) {
+      return { kind: 'bad-request', reason: 'Bad Request (digest uri is not the Request-URI)' };
+    }
 
     const nonceState = this.nonces.check(nonce, nc, now, false);
     if (nonceState === 'invalid') return { kind: 'challenge', stale: false, user: username, failure: 'nonce' };

@@ -8,12 +8,19 @@
  * while it is open. Any exception out of the core is a bug: logged with its stack, counted
  * in sip_internal_errors_total, and serving goes on (DESIGN.md rule 2).
  *
+ * Media: the RTP relay adapter (relay-adapter.ts) is owned here; the core's media outputs
+ * (open a session, set a leg's remote, play the greeting) are carried out and their results
+ * fed back (mediaOpened / mediaFailed; the relay's own end, a media timeout, as
+ * mediaEnded; the end of the prompt as playDone). When a call ends its session is closed
+ * and the per-direction QoS (packets, lost, mean delta, jitter) is logged with the call.
+ *
  * Leaves out: opening outbound TCP connections (a TCP phone whose connection dropped is
  * unreachable until it registers again), TLS.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server as TcpServer, type Socket as TcpSocket, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock, Rng } from '../../src/clock.js';
 import { SipCore, type CoreOutput } from './sip-core.js';
@@ -22,13 +29,21 @@ import { TcpFramer } from './tcp-framing.js';
 import type { SipConfig } from './config.js';
 import type { SipMetrics } from './metrics.js';
 import type { Endpoint } from './transport.js';
+import { RelayAdapter, RelayError, type RelayHandle } from './relay-adapter.js';
+import type { RelayReport } from './relay-session.js';
+import type { RtpMetrics } from './rtp-metrics.js';
+import { promptPackets, randomRtpStart } from './media-player.js';
+import type { MediaOp } from './b2bua.js';
 
 export interface SipServerDeps {
   readonly cfg: SipConfig;
   readonly users: ReadonlyMap<string, string>;
   readonly dataDir: string;
+  /** Where media.greeting is resolved (default: the current directory). */
+  readonly configDir?: string;
   readonly log: Logger;
   readonly metrics: SipMetrics;
+  readonly rtpMetrics?: RtpMetrics;
   readonly clock: Clock;
   readonly rng: Rng;
   /** Tests pass an in-memory store. */
@@ -48,10 +63,28 @@ export class SipServer {
   private started = false;
   /** Bound addresses after start (port 0 resolved), for tests. */
   readonly bound: { address: string; port: number }[] = [];
+  readonly relay: RelayAdapter;
+  private readonly media = new Map<string, RelayHandle>();
+  /** Reports of sessions the relay ended by itself, for the call's log line. */
+  private readonly endedReports = new Map<string, RelayReport>();
+  private readonly greeting: Uint8Array | undefined;
 
   constructor(private readonly d: SipServerDeps) {
     const { cfg } = d;
     this.store = d.store ?? new SqliteBindingStore(join(d.dataDir, 'sip.sqlite'), d.log);
+    this.greeting = this.loadGreeting();
+    this.relay = new RelayAdapter({
+      settings: cfg.media,
+      ...(d.rtpMetrics ? { metrics: d.rtpMetrics } : {}),
+      log: d.log,
+      rng: d.rng,
+      onEnded: (report) => {
+        this.media.delete(report.id);
+        this.endedReports.set(report.id, report);
+        this.coreCall('media-ended', () => this.core.mediaEnded(report.id, report.reason, this.d.clock.now()));
+        this.endedReports.delete(report.id);
+      },
+    });
     const first = cfg.listen[0]!;
     const host = cfg.advertise ?? first.address;
     this.core = new SipCore(
@@ -72,11 +105,30 @@ export class SipServer {
         maxTransactions: cfg.maxTransactions,
         local: { udp: { host, port: first.port }, tcp: { host, port: first.port } },
         userAgent: cfg.userAgent,
+        calls: { maxCalls: cfg.maxCalls, greeting: this.greeting !== undefined, dialplan: cfg.dialplan },
       },
       this.store,
       d.rng,
       d.metrics,
     );
+  }
+
+  private loadGreeting(): Uint8Array | undefined {
+    const g = this.d.cfg.media.greeting;
+    if (g === null) return undefined;
+    const file = resolve(this.d.configDir ?? '.', g);
+    try {
+      const data = readFileSync(file);
+      const p = promptPackets(data, { ssrc: 1, sequenceNumber: 0, timestamp: 0 });
+      if (!p.ok) {
+        this.d.log.warn({ file, error: p.error }, 'sip greeting unusable; unanswered calls get 480');
+        return undefined;
+      }
+      return data;
+    } catch (err) {
+      this.d.log.warn({ file, err: (err as Error).message }, 'sip greeting not readable; unanswered calls get 480');
+      return undefined;
+    }
   }
 
   get tcpConnections(): number {
@@ -123,6 +175,8 @@ export class SipServer {
 
   async stop(): Promise<void> {
     this.started = false;
+    for (const r of this.relay.closeAll()) this.d.log.info({ id: r.id }, 'sip call media closed at shutdown');
+    this.media.clear();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     for (const s of this.udp) s.close();
@@ -172,6 +226,80 @@ export class SipServer {
     this.arm();
   }
 
+  /** Run a core entry point from an async callback (relay results), with the bug guard. */
+  private coreCall(where: string, fn: () => CoreOutput[]): void {
+    if (!this.started) return;
+    let out: CoreOutput[];
+    try {
+      out = fn();
+    } catch (err) {
+      this.bug(where, err);
+      return;
+    }
+    this.perform(out);
+    this.arm();
+  }
+
+  private mediaOp(op: MediaOp): void {
+    const now = (): number => this.d.clock.now();
+    switch (op.op) {
+      case 'open':
+        this.relay.open({ id: op.id, mode: op.mode }).then(
+          (h) => {
+            if (!this.started) {
+              h.close('shutdown');
+              return;
+            }
+            this.media.set(op.id, h);
+            const a = h.local('a')!;
+            this.coreCall('media-open', () => this.core.mediaOpened(op.id, { address: h.address, a, b: h.local('b') }, now()));
+          },
+          (err: unknown) => {
+            if (!(err instanceof RelayError)) this.bug('media-open', err);
+            else this.d.log.warn({ code: err.code, err: err.message }, 'sip relay open failed');
+            this.coreCall('media-open', () => this.core.mediaFailed(op.id, err instanceof RelayError ? err.code : 'error', now()));
+          },
+        );
+        return;
+      case 'remote':
+        this.media.get(op.id)?.setRemote(op.leg, op.remote);
+        return;
+      case 'play': {
+        const h = this.media.get(op.id);
+        if (!h || !this.greeting) {
+          this.coreCall('play', () => this.core.playDone(op.id, now()));
+          return;
+        }
+        const p = promptPackets(this.greeting, randomRtpStart(this.d.rng));
+        if (!p.ok) return;
+        h.play(p.packets, () => setImmediate(() => this.coreCall('play', () => this.core.playDone(op.id, now()))));
+        return;
+      }
+      case 'close': {
+        const h = this.media.get(op.id);
+        this.media.delete(op.id);
+        h?.close(op.reason);
+        return;
+      }
+    }
+  }
+
+  /** Close the call's relay session and log the call with its per-direction QoS. */
+  private callEnded(ev: Extract<CoreOutput, { type: 'event' }>['event'] & { type: 'call-ended' }): void {
+    this.d.metrics.calls.inc([ev.result]);
+    let report: RelayReport | undefined = this.endedReports.get(ev.id);
+    const h = this.media.get(ev.id);
+    if (h) {
+      this.media.delete(ev.id);
+      report = h.close(ev.result === 'answered' || ev.result === 'noanswer' ? 'bye' : ev.result);
+    }
+    const qos = report ? qosSummary(report) : undefined;
+    this.d.log.info(
+      { callId: ev.callId, caller: ev.caller, callee: ev.callee, result: ev.result, status: ev.status, reason: ev.reason, durationMs: ev.durationMs, ...(qos ? { qos } : {}) },
+      'sip call ended',
+    );
+  }
+
   private tick(): void {
     this.timer = undefined;
     this.timerAt = undefined;
@@ -201,8 +329,15 @@ export class SipServer {
         this.send(o.dest, o.data);
         continue;
       }
+      if (o.type === 'media') {
+        this.mediaOp(o.op);
+        continue;
+      }
       const ev = o.event;
       switch (ev.type) {
+        case 'call-ended':
+          this.callEnded(ev);
+          break;
         case 'bound':
           if (!ev.binding.contact || ev.refresh) break;
           log.info({ aor: ev.binding.aor, contact: ev.binding.contact, source: `${ev.binding.sourceAddress}:${ev.binding.sourcePort}`, transport: ev.binding.transport }, 'sip registered');
@@ -242,4 +377,21 @@ export class SipServer {
     this.d.metrics.errors.inc([where]);
     this.d.log.error({ err }, `sip internal error in ${where}`);
   }
+}
+
+/** Per direction (a→relay = what the caller sent, b→relay = what the callee sent): the figures of the hang-up report. */
+export function qosSummary(r: RelayReport): Record<string, unknown> {
+  const dir = (leg: 'a' | 'b'): Record<string, unknown> => {
+    const x = r.legs[leg].received;
+    return {
+      packets: x.packets,
+      lost: x.lost,
+      lossPercent: x.lossPercent,
+      meanDeltaMs: x.meanDeltaMs,
+      jitterMs: x.jitterMs,
+      maxJitterMs: x.maxJitterMs,
+      sentToPhone: r.legs[leg].sent.packets,
+    };
+  };
+  return { fromCaller: dir('a'), fromCallee: dir('b'), reason: r.reason, durationMs: r.durationMs, dropped: r.dropped };
 }

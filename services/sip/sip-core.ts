@@ -17,8 +17,7 @@
  * OPTIONS is constructed using the standard rules for a SIP response as discussed in
  * Section 8.2.6"); CANCEL → 200 if it matches an INVITE transaction (whose final answer
  * was already sent, so "the CANCEL has no effect", §9.2) else 481; BYE → 481 (no dialogs
- * yet); INVITE and anything else → 501 Not Implemented with Allow (the calls stage
- * replaces this branch with the B2BUA).
+ * yet); INVITE and anything else → 501 Not Implemented with Allow (the B2BUA below).
  *
  * Max-Forwards 0 on an OPTIONS is answered 200: RFC 4475 §3.3.15 "An endpoint should
  * process the request as if the Max-Forwards field value were still positive"; we are
@@ -38,15 +37,23 @@ import { methodLabel, type SipMetrics } from './metrics.js';
 import type { BindingStore } from './store.js';
 import { send, type Endpoint, type SendOutput, type TransportName } from './transport.js';
 import type { SipTimers } from './sip-timers.js';
+import { B2bua, ALLOW_CALLS, type B2buaOutput, type CallEvent, type MediaOp, type PortPairLike } from './b2bua.js';
+import { DEFAULT_DIALPLAN, Dialplan, type DialplanConfig } from './dialplan.js';
+import { paramValue } from './name-addr.js';
+import type { ServerTransaction } from './transaction-layer.js';
 
-export const ALLOW = 'REGISTER, OPTIONS, ACK, CANCEL';
+export const ALLOW = ALLOW_CALLS;
+
+/** Methods that, with a To tag, belong to a B2BUA dialog. */
+const DIALOG_METHODS = new Set(['BYE', 'INVITE', 'UPDATE', 'INFO']);
 
 export type CoreEvent =
   | RegistrarEvent
   | QualifyEvent
+  | CallEvent
   | { readonly type: 'bad-message'; readonly reason: string; readonly source: Endpoint; readonly answered: boolean };
 
-export type CoreOutput = SendOutput | { readonly type: 'event'; readonly event: CoreEvent };
+export type CoreOutput = SendOutput | { readonly type: 'media'; readonly op: MediaOp } | { readonly type: 'event'; readonly event: CoreEvent };
 
 export interface CoreOptions {
   readonly registrar: RegistrarOptions;
@@ -59,6 +66,8 @@ export interface CoreOptions {
   readonly local: Readonly<Record<TransportName, LocalAddress>>;
   /** Value of Server / User-Agent. */
   readonly userAgent: string;
+  /** Calls: concurrent call limit, whether a greeting is loaded, the dialplan. */
+  readonly calls?: { readonly maxCalls: number; readonly greeting: boolean; readonly dialplan: DialplanConfig };
 }
 
 export interface CoreInput {
@@ -72,6 +81,7 @@ export class SipCore {
   readonly layer: TransactionLayer;
   readonly registrar: Registrar;
   readonly qualify: Qualify;
+  readonly b2bua: B2bua;
   private readonly nonces: NonceManager;
   /** client transaction key → binding id, for qualify probes. */
   private readonly probes = new Map<string, string>();
@@ -87,6 +97,41 @@ export class SipCore {
     this.nonces = new NonceManager(rng, opts.nonceTtlMs, opts.maxNonces);
     this.registrar = new Registrar(opts.registrar, store, this.nonces, rng);
     this.qualify = new Qualify(opts.qualifyIntervalMs);
+    const calls = opts.calls ?? { maxCalls: 100, greeting: true, dialplan: DEFAULT_DIALPLAN };
+    this.b2bua = new B2bua(
+      { timers: opts.timers, local: opts.local, userAgent: opts.userAgent, maxCalls: calls.maxCalls, greeting: calls.greeting },
+      {
+        layer: this.layer,
+        registrar: this.registrar,
+        dialplan: new Dialplan(calls.dialplan, opts.registrar.users),
+        rng,
+        respond: (tx, req, vias, spec, toTag, now) => this.respondVia(tx, req, vias, spec, toTag, now),
+      },
+    );
+  }
+
+  /** The relay for call `id` is open (adapter → core). */
+  mediaOpened(id: string, media: { address: string; a: PortPairLike; b: PortPairLike | undefined }, now: number): CoreOutput[] {
+    return this.b2bua.mediaOpened(id, media, now);
+  }
+
+  mediaFailed(id: string, reason: string, now: number): CoreOutput[] {
+    return this.b2bua.mediaFailed(id, reason, now);
+  }
+
+  /** The relay ended by itself (media timeout). */
+  mediaEnded(id: string, reason: string, now: number): CoreOutput[] {
+    return this.b2bua.mediaEnded(id, reason, now);
+  }
+
+  playDone(id: string, now: number): CoreOutput[] {
+    return this.b2bua.playDone(id, now);
+  }
+
+  private respondVia(tx: ServerTransaction, req: SipRequest, vias: readonly Via[], spec: ResponseSpec, toTag: string, now: number): SendOutput[] {
+    const data = this.encodeResponse(req, vias, spec, toTag);
+    this.metrics?.responses.inc([methodLabel(req.method), `${Math.floor(spec.status / 100)}xx`]);
+    return this.layer.respond(tx, spec.status, data, now);
   }
 
   /** Load stored bindings; returns how many are active. */
@@ -125,7 +170,7 @@ export class SipCore {
 
   nextTimeout(): number | undefined {
     let t = this.nextPurge;
-    for (const x of [this.layer.nextTimeout(), this.registrar.nextTimeout(), this.qualify.nextTimeout()]) {
+    for (const x of [this.layer.nextTimeout(), this.registrar.nextTimeout(), this.qualify.nextTimeout(), this.b2bua.nextTimeout()]) {
       if (x !== undefined && x < t) t = x;
     }
     return t;
@@ -137,11 +182,13 @@ export class SipCore {
     out.push(...rep.sends);
     if (rep.sends.length > 0) this.metrics?.retransmissions.inc(['out'], rep.sends.length);
     for (const tx of rep.clientTimeouts) {
+      if (this.b2bua.onClientTimeout(tx, now, out as B2buaOutput[])) continue;
       const id = this.probes.get(tx.key);
       this.probes.delete(tx.key);
       const ev = id !== undefined ? this.qualify.report(id, false) : undefined;
       if (ev) out.push({ type: 'event', event: ev });
     }
+    out.push(...this.b2bua.handleTimeout(now));
     for (const ev of this.registrar.handleTimeout(now)) {
       if (ev.type === 'unbound') this.qualify.untrack(ev.binding);
       out.push({ type: 'event', event: ev });
@@ -167,7 +214,10 @@ export class SipCore {
       this.metrics?.dropped.inc(['stray-response']);
       return;
     }
-    if (!m.deliver || res.status < 200) return;
+    out.push(...m.sends);
+    if (!m.deliver) return;
+    if (this.b2bua.onResponse(m.tx, res, now, out as B2buaOutput[])) return;
+    if (res.status < 200) return;
     const id = this.probes.get(m.tx.key);
     if (id === undefined) return;
     this.probes.delete(m.tx.key);
@@ -182,7 +232,7 @@ export class SipCore {
       // ACK for a non-2xx final: absorbed by the INVITE server transaction (§17.2.1).
       const tx = this.layer.findServer(req);
       if (tx?.kind === 'ist') this.layer.ack(tx, now);
-      else this.metrics?.dropped.inc(['stray-ack']);
+      else if (!this.b2bua.onAck(req, now, out as B2buaOutput[])) this.metrics?.dropped.inc(['stray-ack']);
       return;
     }
     const existing = this.layer.findServer(req);
@@ -199,19 +249,31 @@ export class SipCore {
       return;
     }
     const tx = this.layer.createServer(req, dest);
-    const spec = this.dispatch(req, source, now, out);
+    const spec = this.dispatch(req, source, vias, tx, now, out);
+    if (spec === undefined) return; // the B2BUA answers later through tx
     out.push(...this.layer.respond(tx, spec.status, this.encodeResponse(req, vias, spec), now));
     this.metrics?.responses.inc([methodLabel(req.method), `${Math.floor(spec.status / 100)}xx`]);
   }
 
-  private dispatch(req: SipRequest, source: Endpoint, now: number, out: CoreOutput[]): ResponseSpec {
+  private dispatch(req: SipRequest, source: Endpoint, vias: readonly Via[], tx: ServerTransaction, now: number, out: CoreOutput[]): ResponseSpec | undefined {
     if (req.requestUri.kind !== 'sip') return { status: 416 };
     const require = getHeader(req, 'require');
     if (require !== undefined && req.method !== 'CANCEL') {
       const tags = require.split(',').map((s) => s.trim()).filter((s) => isToken(s));
       if (tags.length > 0) return { status: 420, headers: [['Unsupported', tags.join(', ')]] };
     }
+    const toTag = paramValue(req.to.params, 'tag');
+    if (typeof toTag === 'string' && DIALOG_METHODS.has(req.method)) {
+      return this.b2bua.onInDialog(req, vias, tx, now, out as B2buaOutput[]);
+    }
     switch (req.method) {
+      case 'INVITE': {
+        if (tx.kind !== 'ist') return { status: 500 };
+        const before = out.length;
+        const r = this.b2bua.onInvite(req, vias, tx, source, now, out as B2buaOutput[]);
+        for (const o of out.slice(before)) if (o.type === 'event' && o.event.type === 'auth-failure') this.metrics?.authFailures.inc([o.event.reason]);
+        return r;
+      }
       case 'REGISTER': {
         const r = this.registrar.handleRegister(req, source, now);
         for (const ev of r.events) {
@@ -231,8 +293,12 @@ export class SipCore {
             ['Supported', ''],
           ],
         };
-      case 'CANCEL':
-        return this.layer.findInviteFor(req) ? { status: 200 } : { status: 481 };
+      case 'CANCEL': {
+        const ist = this.layer.findInviteFor(req);
+        if (!ist) return { status: 481 };
+        this.b2bua.onCancel(ist, now, out as B2buaOutput[]);
+        return { status: 200 };
+      }
       case 'BYE':
         return { status: 481 };
       default:
@@ -240,10 +306,10 @@ export class SipCore {
     }
   }
 
-  private encodeResponse(req: SipRequest, vias: readonly Via[], spec: ResponseSpec): Uint8Array {
+  private encodeResponse(req: SipRequest, vias: readonly Via[], spec: ResponseSpec, toTag = this.tag()): Uint8Array {
     const headers: [string, string][] = [...(spec.headers ?? []).map((h) => [h[0], h[1]] as [string, string]), ['Server', this.opts.userAgent]];
     // "Supported" with no option tags is legal but noisy: drop the empty one.
-    return buildResponse(req, vias, { ...spec, headers: headers.filter(([n, v]) => !(n === 'Supported' && v === '')) }, this.tag());
+    return buildResponse(req, vias, { ...spec, headers: headers.filter(([n, v]) => !(n === 'Supported' && v === '')) }, toTag);
   }
 
   private stamp(via: readonly Via[], source: Endpoint): Via[] {

@@ -27,16 +27,19 @@ import { TimerHeap } from './timer-heap.js';
 import { NonInviteServerTransaction } from './non-invite-server-transaction.js';
 import { InviteServerTransaction } from './invite-server-transaction.js';
 import { NonInviteClientTransaction } from './non-invite-client-transaction.js';
+import { InviteClientTransaction } from './invite-client-transaction.js';
+import { getHeader } from './message.js';
 import { isReliable, type Endpoint, type SendOutput } from './transport.js';
 import type { SipTimers } from './sip-timers.js';
 
 export type ServerTransaction = NonInviteServerTransaction | InviteServerTransaction;
-type AnyTransaction = ServerTransaction | NonInviteClientTransaction;
+export type ClientTransaction = NonInviteClientTransaction | InviteClientTransaction;
+type AnyTransaction = ServerTransaction | ClientTransaction;
 
 export interface TimeoutReport {
   readonly sends: SendOutput[];
-  /** Client transactions whose Timer F fired (the TU learns of each once). */
-  readonly clientTimeouts: NonInviteClientTransaction[];
+  /** Client transactions whose Timer F (or B) fired (the TU learns of each once). */
+  readonly clientTimeouts: ClientTransaction[];
   /** INVITE server transactions whose Timer H fired (no ACK). */
   readonly serverTimeouts: InviteServerTransaction[];
 }
@@ -57,7 +60,7 @@ export function serverKey(req: SipRequest): string {
 
 export class TransactionLayer {
   private readonly servers = new Map<string, ServerTransaction>();
-  private readonly clients = new Map<string, NonInviteClientTransaction>();
+  private readonly clients = new Map<string, ClientTransaction>();
   private readonly heap = new TimerHeap<AnyTransaction>();
   private readonly scheduled = new WeakMap<AnyTransaction, number>();
 
@@ -117,15 +120,36 @@ export class TransactionLayer {
     return { tx, sends: tx.start() };
   }
 
-  /** Match a response to a client transaction; `deliver` says whether the TU sees it. */
-  receiveResponse(res: SipResponse, now: number): { tx: NonInviteClientTransaction; deliver: boolean } | undefined {
+  /** Start an INVITE client transaction (§17.1.1); `buildAck` makes the ACK for a non-2xx. */
+  sendInvite(
+    branch: string,
+    data: Uint8Array,
+    dest: Endpoint,
+    now: number,
+    buildAck: (status: number, toHeader: string) => Uint8Array,
+  ): { tx: InviteClientTransaction; sends: SendOutput[] } {
+    const key = `${branch}|INVITE`;
+    const tx = new InviteClientTransaction(key, dest, data, isReliable(dest.transport), this.timers, now, buildAck);
+    this.clients.set(key, tx);
+    this.reschedule(tx);
+    return { tx, sends: tx.start() };
+  }
+
+  /**
+   * Match a response to a client transaction; `deliver` says whether the TU sees it,
+   * `sends` holds the ACK an INVITE client transaction sends for a non-2xx final.
+   */
+  receiveResponse(res: SipResponse, now: number): { tx: ClientTransaction; deliver: boolean; sends: SendOutput[] } | undefined {
     const branch = res.via[0]?.branch;
     if (branch === undefined) return undefined;
     const tx = this.clients.get(`${branch}|${res.cseq.method}`);
     if (!tx) return undefined;
-    const deliver = tx.receiveResponse(res.status, now);
+    let deliver: boolean;
+    let sends: SendOutput[] = [];
+    if (tx.kind === 'ict') ({ deliver, sends } = tx.receiveResponse(res.status, getHeader(res, 'to') ?? '', now));
+    else deliver = tx.receiveResponse(res.status, now);
     this.reschedule(tx);
-    return { tx, deliver };
+    return { tx, deliver, sends };
   }
 
   nextTimeout(): number | undefined {
@@ -143,7 +167,7 @@ export class TransactionLayer {
       report.sends.push(...tx.handleTimeout(now));
       if (tx.state === 'terminated') {
         this.remove(tx);
-        if (tx.kind === 'nict' && tx.timedOut) report.clientTimeouts.push(tx);
+        if ((tx.kind === 'nict' || tx.kind === 'ict') && tx.timedOut) report.clientTimeouts.push(tx);
         if (tx.kind === 'ist' && tx.timedOut) report.serverTimeouts.push(tx);
       } else {
         this.reschedule(tx);
@@ -153,7 +177,7 @@ export class TransactionLayer {
   }
 
   private remove(tx: AnyTransaction): void {
-    if (tx.kind === 'nict') {
+    if (tx.kind === 'nict' || tx.kind === 'ict') {
       if (this.clients.get(tx.key) === tx) this.clients.delete(tx.key);
     } else if (this.servers.get(tx.key) === tx) {
       this.servers.delete(tx.key);

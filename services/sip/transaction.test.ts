@@ -44,14 +44,13 @@ t.test('NIST over TCP: Timer J is zero', async (t) => {
   t.equal(core.layer.serverCount, 0);
 });
 
-t.test('IST: 501 retransmitted by Timer G (T1, 2T1, 4T1 … T2) until ACK, then Timer I', async (t) => {
+t.test('IST: 407 retransmitted by Timer G (T1, 2T1, 4T1 … T2) until ACK, then Timer I', async (t) => {
   const { core } = testCore({ qualifyIntervalMs: 1e12 });
   const out = responses(core.handle({ data: req('INVITE', 'z9hG4bKi1'), source: PHONE }, T0));
-  t.equal(out[0]!.status, 501);
-  t.match(out[0]!.headers.find((h) => h.name === 'allow')?.value, /REGISTER/);
+  t.equal(out[0]!.status, 407, 'INVITE challenged');
   const times = run(core, T0, T0 + 8000);
   t.same(times, [500, 1500, 3500, 7500], 'G at 0.5, 1.5, 3.5, 7.5 s');
-  // Retransmitted INVITE → resend the 501.
+  // Retransmitted INVITE → resend the 407.
   t.equal(sends(core.handle({ data: req('INVITE', 'z9hG4bKi1'), source: PHONE }, T0 + 8000)).length, 1);
   // ACK (To with our tag) absorbs: Confirmed, no more retransmissions.
   const tag = out[0]!.to.params.find(([k]) => k === 'tag')![1];
