@@ -297,6 +297,18 @@ export class B2bua {
     private readonly host: B2buaHost,
   ) {}
 
+  /** The calls in progress, for the admin `/state/sip` document (read-only). */
+  listCalls(): { id: string; caller: string; callee: string; state: string; startedAt: number; answeredAt: number | undefined }[] {
+    return [...this.calls.values()].map((c) => ({
+      id: c.id,
+      caller: c.caller,
+      callee: c.callee,
+      state: String(c.state),
+      startedAt: c.startedAt,
+      answeredAt: c.answeredAt,
+    }));
+  }
+
   get activeCount(): number {
     return this.calls.size;
   }

@@ -26,6 +26,8 @@ export default defineService({
       start: () => server.start(),
       stop: () => server.stop(),
       ready: () => server.ready(),
+      // Admin `GET /state/sip`: registrations and calls with live relay figures.
+      state: () => server.state(),
     };
   },
 });

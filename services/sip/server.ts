@@ -135,6 +135,45 @@ export class SipServer {
     return this.conns.size;
   }
 
+  /**
+   * Read-only state for the admin `/state/sip` document (the monitor's tables, `netsvc
+   * registrations|calls`): bindings, and calls with the relay's live per-direction figures
+   * (a = from the caller, b = from the callee). No secrets.
+   */
+  state(): unknown {
+    const now = this.d.clock.now();
+    const registrations = [...this.core.registrar.bindings()]
+      .filter((b) => b.expiresAt > now)
+      .map((b) => ({
+        aor: b.aor,
+        contact: b.contact,
+        expiresAt: b.expiresAt,
+        userAgent: b.userAgent ?? null,
+        source: `${b.sourceAddress}:${b.sourcePort}/${b.transport}`,
+      }));
+    const calls = this.core.b2bua.listCalls().map((c) => {
+      const rep = this.media.get(c.id)?.session.report(now);
+      const a = rep?.legs.a.received;
+      const b = rep?.legs.b.received;
+      const packets = (a?.packets ?? 0) + (b?.packets ?? 0);
+      const expected = (a?.expected ?? 0) + (b?.expected ?? 0);
+      const lost = (a?.lost ?? 0) + (b?.lost ?? 0);
+      return {
+        callId: c.id,
+        from: c.caller,
+        to: c.callee,
+        state: c.state,
+        startedAt: c.startedAt,
+        answeredAt: c.answeredAt ?? null,
+        packets,
+        lossPercent: expected > 0 ? Math.round((lost / expected) * 10000) / 100 : 0,
+        jitterMs: Math.max(a?.jitterMs ?? 0, b?.jitterMs ?? 0),
+        directions: rep ? { fromCaller: a, fromCallee: b } : null,
+      };
+    });
+    return { registrations, calls };
+  }
+
   ready(): boolean {
     return this.started;
   }

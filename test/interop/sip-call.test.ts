@@ -365,10 +365,22 @@ if (!hasSipp || !existsSync(join(root, 'dist/src/main.js'))) {
         `relay ports ${relayA} (caller) / ${relayB} (callee) from the dev range`,
       );
       t.not(relayA, rtpB, "the caller is not told the callee's own port");
-      const [sentA, sentB] = await Promise.all([
+      // Mid-call, the admin listener's /state/sip (the monitor's and `netsvc calls`' source)
+      // lists the call with live relay figures and both registrations.
+      const midCall = (async (): Promise<{ registrations: unknown[]; calls: { packets: number; lossPercent: number }[] } | undefined> => {
+        await sleep(5000);
+        const m = /"admin":(\d+)/.exec(server.output());
+        if (!m) return undefined;
+        return (await (await fetch(`http://127.0.0.1:${m[1]}/state/sip`)).json()) as never;
+      })();
+      const [sentA, sentB, st] = await Promise.all([
         stream(a, relayA, A_SSRC, SEND_MS),
         stream(b, relayB, B_SSRC, SEND_MS),
+        midCall,
       ]);
+      t.equal(st?.calls.length, 1, '/state/sip lists the call in progress');
+      t.ok((st?.calls[0]?.packets ?? 0) > 100, `live relay packets ${st?.calls[0]?.packets}, loss ${st?.calls[0]?.lossPercent} %`);
+      t.ok((st?.registrations.length ?? 0) >= 2, '/state/sip lists the registrations');
       await sleep(200);
       const [rc, rs] = await Promise.all([uac, uas]);
       t.equal(rc.code, 0, `sipp UAC completed the call ${rc.code ? errLog('err-2001-x.log') : ''}`);
