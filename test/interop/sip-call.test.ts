@@ -18,237 +18,23 @@
  *
  * sipp 3.6.1 only does MD5 and reads the first challenge: the server runs with
  * NETSVC_SIP__AUTH__ALGORITHMS=[MD5, SHA-256] (as sip.test.ts). Replayed nonces: sip.test.ts.
+ * Scenarios, sipp runner and RTP endpoints: sip-call-helpers.ts (shared with
+ * monitor-browser.test.ts).
  */
 import t from 'tap';
-import { execFile, execFileSync } from 'node:child_process';
-import { createSocket, type Socket } from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDaemon, cleanEnv, freePorts } from '../../src/testing/daemon.js';
-import { encodeRtp, decodeRtpHeader } from '../../services/sip/rtp.js';
+import { hasSipp as sippInstalled, rtpEndpoint, sippRunner, stream, uacXml, uasXml, waitFile } from './sip-call-helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const regScenario = join(root, 'services/sip/testdata/sipp/reg-auth.xml');
-const hasSipp = (() => {
-  try {
-    execFileSync('sipp', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch (e) {
-    return (e as { status?: number }).status !== undefined; // sipp -v exits 99 but exists
-  }
-})();
+const hasSipp = sippInstalled();
 
 const CALL_MS = 12_000;
 const SEND_MS = 10_500;
-
-/** UAC: 2001 calls `callee`; `final` is the expected final answer (200 → full call). */
-function uacXml(callee: string, rtpPort: number, portFile: string, final: number): string {
-  const sdp = `v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio ${rtpPort} RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-a=ptime:20
-`;
-  const invite = (cseq: number, auth: boolean): string => `  <send retrans="500"><![CDATA[
-      INVITE sip:${callee}@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:${callee}@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: ${cseq} INVITE
-      Contact: <sip:2001@[local_ip]:[local_port]>
-      Max-Forwards: 70
-${auth ? '      [authentication]\n' : ''}      Content-Type: application/sdp
-      Content-Length: [len]
-
-${sdp}
-  ]]></send>`;
-  const ack = (cseq: number, uri: string): string => `  <send><![CDATA[
-      ACK ${uri} SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:${callee}@[remote_ip]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: ${cseq} ACK
-      Max-Forwards: 70
-      Content-Length: 0
-  ]]></send>`;
-  const non2xxAck = `  <send><![CDATA[
-      ACK sip:${callee}@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:${callee}@[remote_ip]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-  ]]></send>`;
-  const body =
-    final === 200
-      ? `  <recv response="200" rtd="true" rrs="true">
-    <action>
-      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="all,port"/>
-      <exec command="echo port=[$port] > ${portFile}"/>
-    </action>
-  </recv>
-${ack(2, '[next_url]')}
-  <pause milliseconds="${CALL_MS}"/>
-  <send retrans="500"><![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:${callee}@[remote_ip]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 3 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-  ]]></send>
-  <recv response="200" crlf="true"/>`
-      : `  <recv response="${final}" rtd="true"/>
-${non2xxAck}`;
-  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uac ${callee}">
-${invite(1, false)}
-  <recv response="407" auth="true"/>
-  <send><![CDATA[
-      ACK sip:${callee}@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:${callee}@[remote_ip]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-  ]]></send>
-${invite(2, true)}
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-${body}
-${final === 200 ? '  <Reference variables="all"/>\n' : ''}</scenario>
-`;
-}
-
-/** UAS: 2002 answers (180, 200 with SDP), takes the ACK and the BYE (pitfall 12: Record-Route copied). */
-function uasXml(rtpPort: number, portFile: string): string {
-  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uas 2002">
-  <recv request="INVITE" crlf="true">
-    <action>
-      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="all,port"/>
-      <exec command="echo port=[$port] > ${portFile}"/>
-    </action>
-  </recv>
-  <send><![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      [last_Record-Route:]
-      Contact: <sip:2002@[local_ip]:[local_port]>
-      Content-Length: 0
-  ]]></send>
-  <pause milliseconds="300"/>
-  <send retrans="500"><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      [last_Record-Route:]
-      Contact: <sip:2002@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-v=0
-o=user2 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio ${rtpPort} RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-a=ptime:20
-
-  ]]></send>
-  <recv request="ACK" crlf="true"/>
-  <recv request="BYE"/>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-  ]]></send>
-  <Reference variables="all"/>
-</scenario>
-`;
-}
-
-interface Endpoint {
-  readonly sock: Socket;
-  readonly received: Map<number, boolean>;
-  readonly badPayload: { n: number };
-  readonly from: Set<string>;
-}
-
-const payloadFor = (ssrc: number, seq: number): Uint8Array =>
-  new Uint8Array(160).fill((ssrc + seq) & 0x7f);
-
-async function rtpEndpoint(port: number, peerSsrc: number): Promise<Endpoint> {
-  const sock = createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(port, '127.0.0.1', () => r()));
-  const ep: Endpoint = { sock, received: new Map(), badPayload: { n: 0 }, from: new Set() };
-  sock.on('message', (m, rinfo) => {
-    const h = decodeRtpHeader(m);
-    if (!h.ok || h.header.ssrc !== peerSsrc) return;
-    const want = payloadFor(peerSsrc, h.header.sequenceNumber);
-    const got = m.subarray(m.length - 160);
-    ep.received.set(h.header.sequenceNumber, Buffer.compare(Buffer.from(want), got) === 0);
-    if (Buffer.compare(Buffer.from(want), got) !== 0) ep.badPayload.n++;
-    ep.from.add(`${rinfo.address}:${rinfo.port}`);
-  });
-  return ep;
-}
-
-/** Send 20 ms PCMU packets to `dest` for `ms`; resolves with the number sent. */
-async function stream(ep: Endpoint, destPort: number, ssrc: number, ms: number): Promise<number> {
-  const count = Math.round(ms / 20);
-  const start = performance.now();
-  for (let i = 0; i < count; i++) {
-    const pkt = encodeRtp(
-      { marker: i === 0, payloadType: 0, sequenceNumber: i, timestamp: i * 160, ssrc },
-      payloadFor(ssrc, i),
-    );
-    ep.sock.send(pkt, destPort, '127.0.0.1');
-    const next = start + (i + 1) * 20;
-    const wait = next - performance.now();
-    if (wait > 0) await sleep(wait);
-  }
-  return count;
-}
-
-async function waitFile(file: string, ms: number): Promise<number> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (existsSync(file)) {
-      const v = Number(/port=(\d+)/.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
-      if (v > 0) return v;
-    }
-    await sleep(20);
-  }
-  throw new Error(`${file} not written`);
-}
 
 t.setTimeout(120_000);
 
@@ -274,58 +60,8 @@ if (!hasSipp || !existsSync(join(root, 'dist/src/main.js'))) {
   });
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
-  const sipp = (
-    args: string[],
-    user: string,
-    password: string,
-    timeoutS = 30,
-  ): Promise<{ code: number; out: string }> =>
-    new Promise((resolve) => {
-      execFile(
-        'timeout',
-        [
-          String(timeoutS),
-          'sipp',
-          `127.0.0.1:${port}`,
-          ...args,
-          '-au',
-          user,
-          '-ap',
-          password,
-          '-i',
-          '127.0.0.1',
-          '-m',
-          '1',
-          '-nostdin',
-          '-timeout',
-          `${timeoutS - 5}s`,
-          '-timeout_error',
-          '-trace_err',
-          '-error_file',
-          join(work, `err-${user}-${args.includes('-sn') ? 'uas' : 'x'}.log`),
-        ],
-        { cwd: work },
-        (e, stdout, stderr) =>
-          resolve({
-            code: e ? Number((e as { code?: number }).code ?? 1) : 0,
-            out: stdout + stderr,
-          }),
-      );
-    });
-  const register = (user: string, localPort: number): Promise<{ code: number; out: string }> => {
-    const csv = join(work, `users-${user}.csv`);
-    writeFileSync(csv, `SEQUENTIAL\n${user}\n`);
-    return sipp(
-      ['-sf', regScenario, '-inf', csv, '-p', String(localPort)],
-      user,
-      `dev-${user}`,
-      20,
-    );
-  };
-  const errLog = (name: string): string => {
-    const f = join(work, name);
-    return existsSync(f) ? readFileSync(f, 'utf8').slice(-3000) : '';
-  };
+  const { run: sipp, register, errLog, stopAll } = sippRunner(`127.0.0.1:${port}`, work);
+  t.teardown(stopAll);
 
   t.test('2001 and 2002 register', async (t) => {
     t.equal((await register('2001', pA!)).code, 0, '2001');
@@ -338,7 +74,7 @@ if (!hasSipp || !existsSync(join(root, 'dist/src/main.js'))) {
       const uasFile = join(work, 'uas-relay-port');
       const uacFile = join(work, 'uac-relay-port');
       writeFileSync(join(work, 'uas.xml'), uasXml(rtpB!, uasFile));
-      writeFileSync(join(work, 'uac.xml'), uacXml('2002', rtpA!, uacFile, 200));
+      writeFileSync(join(work, 'uac.xml'), uacXml('2002', rtpA!, uacFile, 200, CALL_MS));
       const A_SSRC = 0x1111;
       const B_SSRC = 0x2222;
       const a = await rtpEndpoint(rtpA!, B_SSRC);
@@ -398,8 +134,8 @@ if (!hasSipp || !existsSync(join(root, 'dist/src/main.js'))) {
         'the caller hears from its relay port (symmetric RTP)',
       );
       t.same([...b.from], [`127.0.0.1:${relayB}`], 'the callee hears from its relay port');
-      a.sock.close();
-      b.sock.close();
+      a.close();
+      b.close();
 
       await sleep(200);
       const line = server

@@ -1,0 +1,360 @@
+/**
+ * Shared pieces of the SIP call interop tests (sip-call.test.ts, monitor-browser.test.ts):
+ * the sipp scenarios of a call from 2001 (UAC) to another extension and of 2002 answering
+ * (UAS), a sipp runner bounded by `timeout` that can stop what it started, and the small
+ * Node RTP endpoints that stream 20 ms PCMU through the relay and check every packet.
+ *
+ * sipp 3.6.1 only does MD5 and reads the first challenge: the server under test must offer
+ * `auth.algorithms: [MD5, SHA-256]` (e.g. NETSVC_SIP__AUTH__ALGORITHMS='[MD5, SHA-256]').
+ */
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { encodeRtp, decodeRtpHeader } from '../../services/sip/rtp.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** REGISTER with digest auth (user from an -inf csv, password from -au/-ap). */
+export const REG_SCENARIO = join(root, 'services/sip/testdata/sipp/reg-auth.xml');
+
+/** Whether sipp (Debian `sip-tester`) is installed. */
+export function hasSipp(): boolean {
+  try {
+    execFileSync('sipp', ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch (e) {
+    return (e as { status?: number }).status !== undefined; // sipp -v exits 99 but exists
+  }
+}
+
+/**
+ * UAC: 2001 calls `callee`; `final` is the expected final answer (200 → full call: ACK,
+ * `callMs` of call, BYE). On the 200 the relay port of the answer's SDP is written to
+ * `portFile` as `port=N`.
+ */
+export function uacXml(
+  callee: string,
+  rtpPort: number,
+  portFile: string,
+  final: number,
+  callMs = 12_000,
+): string {
+  const sdp = `v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio ${rtpPort} RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+a=ptime:20
+`;
+  const invite = (cseq: number, auth: boolean): string => `  <send retrans="500"><![CDATA[
+      INVITE sip:${callee}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:${callee}@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: ${cseq} INVITE
+      Contact: <sip:2001@[local_ip]:[local_port]>
+      Max-Forwards: 70
+${auth ? '      [authentication]\n' : ''}      Content-Type: application/sdp
+      Content-Length: [len]
+
+${sdp}
+  ]]></send>`;
+  const ack = (cseq: number, uri: string): string => `  <send><![CDATA[
+      ACK ${uri} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:${callee}@[remote_ip]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: ${cseq} ACK
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>`;
+  const non2xxAck = `  <send><![CDATA[
+      ACK sip:${callee}@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:${callee}@[remote_ip]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>`;
+  const body =
+    final === 200
+      ? `  <recv response="200" rtd="true" rrs="true">
+    <action>
+      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="all,port"/>
+      <exec command="echo port=[$port] > ${portFile}"/>
+    </action>
+  </recv>
+${ack(2, '[next_url]')}
+  <pause milliseconds="${callMs}"/>
+  <send retrans="500"><![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:${callee}@[remote_ip]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 3 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
+  <recv response="200" crlf="true"/>`
+      : `  <recv response="${final}" rtd="true"/>
+${non2xxAck}`;
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uac ${callee}">
+${invite(1, false)}
+  <recv response="407" auth="true"/>
+  <send><![CDATA[
+      ACK sip:${callee}@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:${callee}@[remote_ip]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
+${invite(2, true)}
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+${body}
+${final === 200 ? '  <Reference variables="all"/>\n' : ''}</scenario>
+`;
+}
+
+/**
+ * UAS: 2002 answers (180, 200 with SDP), takes the ACK and the BYE (pitfall 12: Record-Route
+ * copied). The relay port of the offer's SDP is written to `portFile` as `port=N`.
+ */
+export function uasXml(rtpPort: number, portFile: string): string {
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uas 2002">
+  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="all,port"/>
+      <exec command="echo port=[$port] > ${portFile}"/>
+    </action>
+  </recv>
+  <send><![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:2002@[local_ip]:[local_port]>
+      Content-Length: 0
+  ]]></send>
+  <pause milliseconds="300"/>
+  <send retrans="500"><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:2002@[local_ip]:[local_port]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+v=0
+o=user2 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio ${rtpPort} RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+a=ptime:20
+
+  ]]></send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+  ]]></send>
+  <Reference variables="all"/>
+</scenario>
+`;
+}
+
+export interface SippResult {
+  readonly code: number;
+  readonly out: string;
+}
+
+export interface SippRunner {
+  /** One sipp run (`-m 1`) against the server, bounded by `timeout timeoutS`. */
+  run(args: string[], user: string, password: string, timeoutS?: number): Promise<SippResult>;
+  /** Register `user` (password `dev-<user>`) from `localPort` with reg-auth.xml. */
+  register(user: string, localPort: number): Promise<SippResult>;
+  /** The tail of a sipp error file in the work dir (`err-<user>-uas.log` / `err-<user>-x.log`). */
+  errLog(name: string): string;
+  /** SIGTERM every sipp still running (timeout(1) passes it on to sipp). */
+  stopAll(): void;
+}
+
+/** A sipp runner against `server` (host:port), writing its files in `work`. */
+export function sippRunner(server: string, work: string): SippRunner {
+  const children = new Set<ChildProcess>();
+  const run = (
+    args: string[],
+    user: string,
+    password: string,
+    timeoutS = 30,
+  ): Promise<SippResult> =>
+    new Promise((resolve) => {
+      const child = execFile(
+        'timeout',
+        [
+          String(timeoutS),
+          'sipp',
+          server,
+          ...args,
+          '-au',
+          user,
+          '-ap',
+          password,
+          '-i',
+          '127.0.0.1',
+          '-m',
+          '1',
+          '-nostdin',
+          '-timeout',
+          `${timeoutS - 5}s`,
+          '-timeout_error',
+          '-trace_err',
+          '-error_file',
+          join(work, `err-${user}-${args.includes('-sn') ? 'uas' : 'x'}.log`),
+        ],
+        { cwd: work },
+        (e, stdout, stderr) => {
+          children.delete(child);
+          resolve({
+            code: e ? Number((e as { code?: number }).code ?? 1) : 0,
+            out: stdout + stderr,
+          });
+        },
+      );
+      children.add(child);
+    });
+  return {
+    run,
+    register(user, localPort) {
+      const csv = join(work, `users-${user}.csv`);
+      writeFileSync(csv, `SEQUENTIAL\n${user}\n`);
+      return run(
+        ['-sf', REG_SCENARIO, '-inf', csv, '-p', String(localPort)],
+        user,
+        `dev-${user}`,
+        20,
+      );
+    },
+    errLog(name) {
+      const f = join(work, name);
+      return existsSync(f) ? readFileSync(f, 'utf8').slice(-3000) : '';
+    },
+    stopAll() {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    },
+  };
+}
+
+/** A Node RTP endpoint: sends with `stream`, records every packet of `peerSsrc` it gets. */
+export interface Endpoint {
+  readonly sock: Socket;
+  /** sequence number → payload intact */
+  readonly received: Map<number, boolean>;
+  readonly badPayload: { n: number };
+  /** `address:port` of every sender heard */
+  readonly from: Set<string>;
+  /** Close the socket; a `stream` in progress stops at its next packet. */
+  close(): void;
+  readonly closed: boolean;
+}
+
+export const payloadFor = (ssrc: number, seq: number): Uint8Array =>
+  new Uint8Array(160).fill((ssrc + seq) & 0x7f);
+
+export async function rtpEndpoint(port: number, peerSsrc: number): Promise<Endpoint> {
+  const sock = createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(port, '127.0.0.1', () => r()));
+  let closed = false;
+  const ep: Endpoint = {
+    sock,
+    received: new Map(),
+    badPayload: { n: 0 },
+    from: new Set(),
+    close() {
+      if (closed) return;
+      closed = true;
+      sock.close();
+    },
+    get closed() {
+      return closed;
+    },
+  };
+  sock.on('message', (m, rinfo) => {
+    const h = decodeRtpHeader(m);
+    if (!h.ok || h.header.ssrc !== peerSsrc) return;
+    const want = payloadFor(peerSsrc, h.header.sequenceNumber);
+    const got = m.subarray(m.length - 160);
+    ep.received.set(h.header.sequenceNumber, Buffer.compare(Buffer.from(want), got) === 0);
+    if (Buffer.compare(Buffer.from(want), got) !== 0) ep.badPayload.n++;
+    ep.from.add(`${rinfo.address}:${rinfo.port}`);
+  });
+  return ep;
+}
+
+/** Send 20 ms PCMU packets to 127.0.0.1:`destPort` for `ms`; resolves with the number sent. */
+export async function stream(
+  ep: Endpoint,
+  destPort: number,
+  ssrc: number,
+  ms: number,
+): Promise<number> {
+  const count = Math.round(ms / 20);
+  const start = performance.now();
+  let sent = 0;
+  for (let i = 0; i < count && !ep.closed; i++) {
+    const pkt = encodeRtp(
+      { marker: i === 0, payloadType: 0, sequenceNumber: i, timestamp: i * 160, ssrc },
+      payloadFor(ssrc, i),
+    );
+    ep.sock.send(pkt, destPort, '127.0.0.1');
+    sent++;
+    const next = start + (i + 1) * 20;
+    const wait = next - performance.now();
+    if (wait > 0) await sleep(wait);
+  }
+  return sent;
+}
+
+/** Wait for a `port=N` file written by a sipp scenario; resolves with N. */
+export async function waitFile(file: string, ms: number): Promise<number> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (existsSync(file)) {
+      const v = Number(/port=(\d+)/.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
+      if (v > 0) return v;
+    }
+    await sleep(20);
+  }
+  throw new Error(`${file} not written`);
+}
