@@ -31,9 +31,9 @@ export function hasSipp(): boolean {
 }
 
 /**
- * UAC: 2001 calls `callee`; `final` is the expected final answer (200 → full call: ACK,
- * `callMs` of call, BYE). On the 200 the relay port of the answer's SDP is written to
- * `portFile` as `port=N`.
+ * UAC: `caller` (default 2001) calls `callee`; `final` is the expected final answer (200 →
+ * full call: ACK, `callMs` of call, BYE). On the 200 the relay port and address of the
+ * answer's SDP are written to `portFile` as `port=N addr=A`. Shared with the topology test.
  */
 export function uacXml(
   callee: string,
@@ -41,6 +41,7 @@ export function uacXml(
   portFile: string,
   final: number,
   callMs = 12_000,
+  caller = '2001',
 ): string {
   const sdp = `v=0
 o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
@@ -51,37 +52,40 @@ m=audio ${rtpPort} RTP/AVP 0
 a=rtpmap:0 PCMU/8000
 a=ptime:20
 `;
+  const from = `From: <sip:${caller}@[remote_ip]>;tag=[pid]SIPpTag00[call_number]`;
+  const to = `To: <sip:${callee}@[remote_ip]>`;
   const invite = (cseq: number, auth: boolean): string => `  <send retrans="500"><![CDATA[
       INVITE sip:${callee}@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:${callee}@[remote_ip]>
+      ${from}
+      ${to}
       Call-ID: [call_id]
       CSeq: ${cseq} INVITE
-      Contact: <sip:2001@[local_ip]:[local_port]>
+      Contact: <sip:${caller}@[local_ip]:[local_port]>
       Max-Forwards: 70
 ${auth ? '      [authentication]\n' : ''}      Content-Type: application/sdp
       Content-Length: [len]
 
 ${sdp}
   ]]></send>`;
-  const ack = (cseq: number, uri: string): string => `  <send><![CDATA[
-      ACK ${uri} SIP/2.0
+  const inDialog = (method: string, cseq: number, uri: string, retrans = false): string => `  <send${retrans ? ' retrans="500"' : ''}><![CDATA[
+      ${method} ${uri} SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:${callee}@[remote_ip]>[peer_tag_param]
+      ${from}
+      ${to}[peer_tag_param]
       Call-ID: [call_id]
-      CSeq: ${cseq} ACK
+      CSeq: ${cseq} ${method}
       Max-Forwards: 70
       Content-Length: 0
   ]]></send>`;
-  const non2xxAck = `  <send><![CDATA[
+  // The ACK of a non-2xx answer belongs to the INVITE's transaction: same Via.
+  const non2xxAck = (cseq: number): string => `  <send><![CDATA[
       ACK sip:${callee}@[remote_ip]:[remote_port] SIP/2.0
       [last_Via:]
-      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:${callee}@[remote_ip]>[peer_tag_param]
+      ${from}
+      ${to}[peer_tag_param]
       Call-ID: [call_id]
-      CSeq: 2 ACK
+      CSeq: ${cseq} ACK
       Max-Forwards: 70
       Content-Length: 0
   ]]></send>`;
@@ -89,86 +93,51 @@ ${sdp}
     final === 200
       ? `  <recv response="200" rtd="true" rrs="true">
     <action>
-      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="all,port"/>
-      <exec command="echo port=[$port] > ${portFile}"/>
+      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="mall,port"/>
+      <ereg regexp="c=IN IP4 ([0-9.]+)" search_in="body" check_it="true" assign_to="call,addr"/>
+      <exec command="echo port=[$port] addr=[$addr] > ${portFile}"/>
     </action>
   </recv>
-${ack(2, '[next_url]')}
+${inDialog('ACK', 2, '[next_url]')}
   <pause milliseconds="${callMs}"/>
-  <send retrans="500"><![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:${callee}@[remote_ip]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 3 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-  ]]></send>
+${inDialog('BYE', 3, '[next_url]', true)}
   <recv response="200" crlf="true"/>`
       : `  <recv response="${final}" rtd="true"/>
-${non2xxAck}`;
+${non2xxAck(2)}`;
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uac ${callee}">
+<scenario name="uac ${caller} calls ${callee}">
 ${invite(1, false)}
   <recv response="407" auth="true"/>
-  <send><![CDATA[
-      ACK sip:${callee}@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      From: <sip:2001@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:${callee}@[remote_ip]>[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-  ]]></send>
+${non2xxAck(1)}
 ${invite(2, true)}
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
 ${body}
-${final === 200 ? '  <Reference variables="all"/>\n' : ''}</scenario>
+${final === 200 ? '  <Reference variables="mall,call"/>\n' : ''}</scenario>
 `;
 }
 
 /**
- * UAS: 2002 answers (180, 200 with SDP), takes the ACK and the BYE (pitfall 12: Record-Route
- * copied). The relay port of the offer's SDP is written to `portFile` as `port=N`.
+ * UAS: `callee` (default 2002) answers (180, 200 with SDP), takes the ACK and the BYE
+ * (pitfall 12: Record-Route copied). The relay port and address of the offer's SDP are
+ * written to `portFile` as `port=N addr=A`. Shared with the topology test.
  */
-export function uasXml(rtpPort: number, portFile: string): string {
-  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uas 2002">
-  <recv request="INVITE" crlf="true">
-    <action>
-      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="all,port"/>
-      <exec command="echo port=[$port] > ${portFile}"/>
-    </action>
-  </recv>
-  <send><![CDATA[
-      SIP/2.0 180 Ringing
+export function uasXml(rtpPort: number, portFile: string, callee = '2002'): string {
+  const reply = (status: string, sdp: string): string => `  <send${sdp ? ' retrans="500"' : ''}><![CDATA[
+      SIP/2.0 ${status}
       [last_Via:]
       [last_From:]
       [last_To:];tag=[pid]SIPpTag01[call_number]
       [last_Call-ID:]
       [last_CSeq:]
       [last_Record-Route:]
-      Contact: <sip:2002@[local_ip]:[local_port]>
-      Content-Length: 0
-  ]]></send>
-  <pause milliseconds="300"/>
-  <send retrans="500"><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      [last_Record-Route:]
-      Contact: <sip:2002@[local_ip]:[local_port]>
-      Content-Type: application/sdp
+      Contact: <sip:${callee}@[local_ip]:[local_port]>
+${sdp ? `      Content-Type: application/sdp
       Content-Length: [len]
 
-v=0
+${sdp}` : '      Content-Length: 0\n'}  ]]></send>`;
+  const sdp = `v=0
 o=user2 53655765 2353687637 IN IP[local_ip_type] [local_ip]
 s=-
 c=IN IP[media_ip_type] [media_ip]
@@ -177,7 +146,19 @@ m=audio ${rtpPort} RTP/AVP 0
 a=rtpmap:0 PCMU/8000
 a=ptime:20
 
-  ]]></send>
+`;
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uas ${callee}">
+  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="mall,port"/>
+      <ereg regexp="c=IN IP4 ([0-9.]+)" search_in="body" check_it="true" assign_to="call,addr"/>
+      <exec command="echo port=[$port] addr=[$addr] > ${portFile}"/>
+    </action>
+  </recv>
+${reply('180 Ringing', '')}
+  <pause milliseconds="300"/>
+${reply('200 OK', sdp)}
   <recv request="ACK" crlf="true"/>
   <recv request="BYE"/>
   <send><![CDATA[
@@ -189,7 +170,7 @@ a=ptime:20
       [last_CSeq:]
       Content-Length: 0
   ]]></send>
-  <Reference variables="all"/>
+  <Reference variables="mall,call"/>
 </scenario>
 `;
 }

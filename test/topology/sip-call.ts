@@ -15,151 +15,16 @@ import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO } from './compose-model.js';
+import { uacXml as interopUacXml, uasXml as interopUasXml } from '../interop/sip-call-helpers.js';
 
-/** UAC: `caller` calls `callee`: INVITE → 407 → ACK → INVITE with auth → 200 → ACK, `callMs`, BYE. */
-export function uacXml(
-  caller: string,
-  callee: string,
-  rtpPort: number,
-  portFile: string,
-  callMs: number,
-): string {
-  const sdp = `v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio ${rtpPort} RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-a=ptime:20
-`;
-  const from = `From: <sip:${caller}@[remote_ip]>;tag=[pid]SIPpTag00[call_number]`;
-  const to = `To: <sip:${callee}@[remote_ip]>`;
-  const invite = (cseq: number, auth: boolean): string => `  <send retrans="500"><![CDATA[
-      INVITE sip:${callee}@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      ${from}
-      ${to}
-      Call-ID: [call_id]
-      CSeq: ${cseq} INVITE
-      Contact: <sip:${caller}@[local_ip]:[local_port]>
-      Max-Forwards: 70
-${auth ? '      [authentication]\n' : ''}      Content-Type: application/sdp
-      Content-Length: [len]
-
-${sdp}
-  ]]></send>`;
-  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uac ${caller} calls ${callee}">
-${invite(1, false)}
-  <recv response="407" auth="true"/>
-  <send><![CDATA[
-      ACK sip:${callee}@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      ${from}
-      ${to}[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-  ]]></send>
-${invite(2, true)}
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200" rtd="true" rrs="true">
-    <action>
-      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="mall,port"/>
-      <ereg regexp="c=IN IP4 ([0-9.]+)" search_in="body" check_it="true" assign_to="call,addr"/>
-      <exec command="echo port=[$port] addr=[$addr] > ${portFile}"/>
-    </action>
-  </recv>
-  <send><![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      ${from}
-      ${to}[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 2 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-  ]]></send>
-  <pause milliseconds="${callMs}"/>
-  <send retrans="500"><![CDATA[
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      ${from}
-      ${to}[peer_tag_param]
-      Call-ID: [call_id]
-      CSeq: 3 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-  ]]></send>
-  <recv response="200" crlf="true"/>
-  <Reference variables="mall,call"/>
-</scenario>
-`;
+/** UAC: `caller` calls `callee` (the interop test's scenario: INVITE → 407 → auth → 200 → ACK, `callMs`, BYE). */
+export function uacXml(caller: string, callee: string, rtpPort: number, portFile: string, callMs: number): string {
+  return interopUacXml(callee, rtpPort, portFile, 200, callMs, caller);
 }
 
-/** UAS: `callee` answers (180, 200 with SDP), takes the ACK and the BYE (Record-Route copied). */
+/** UAS: `callee` answers (the interop test's scenario, Record-Route copied). */
 export function uasXml(callee: string, rtpPort: number, portFile: string): string {
-  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uas ${callee}">
-  <recv request="INVITE" crlf="true">
-    <action>
-      <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="mall,port"/>
-      <ereg regexp="c=IN IP4 ([0-9.]+)" search_in="body" check_it="true" assign_to="call,addr"/>
-      <exec command="echo port=[$port] addr=[$addr] > ${portFile}"/>
-    </action>
-  </recv>
-  <send><![CDATA[
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      [last_Record-Route:]
-      Contact: <sip:${callee}@[local_ip]:[local_port]>
-      Content-Length: 0
-  ]]></send>
-  <pause milliseconds="300"/>
-  <send retrans="500"><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      [last_Record-Route:]
-      Contact: <sip:${callee}@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-v=0
-o=user2 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio ${rtpPort} RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-a=ptime:20
-
-  ]]></send>
-  <recv request="ACK" crlf="true"/>
-  <recv request="BYE"/>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-  ]]></send>
-  <Reference variables="mall,call"/>
-</scenario>
-`;
+  return interopUasXml(rtpPort, portFile, callee);
 }
 
 /** Run sipp in a namespace against `server`; resolves with its exit code and output. */
