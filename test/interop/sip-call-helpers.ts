@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeRtp, decodeRtpHeader } from '../../services/sip/rtp.js';
+import { startDaemon, cleanEnv, type Daemon } from '../../src/testing/daemon.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -338,4 +339,30 @@ export async function waitFile(file: string, ms: number): Promise<number> {
     await sleep(20);
   }
   throw new Error(`${file} not written`);
+}
+
+/**
+ * The built `netsvc sip` on config/dev at `port`, its data in `work`, offering MD5 first
+ * (sipp 3.6 reads only the first challenge and speaks only MD5). Stopped by `teardown`.
+ */
+export function startSipServer(
+  port: number,
+  work: string,
+  teardown: { teardown(fn: () => unknown): void },
+): Promise<Daemon> {
+  return startDaemon({
+    name: 'netsvc-sip',
+    command: process.execPath,
+    args: ['dist/src/main.js', 'sip', '--config', 'config/dev'],
+    cwd: root,
+    env: cleanEnv({
+      NETSVC_DATA_DIR: join(work, 'data'),
+      NETSVC_ADMIN__PORT: '0',
+      NETSVC_LOG__FORMAT: 'json',
+      NETSVC_SIP__LISTEN__0__PORT: String(port),
+      NETSVC_SIP__AUTH__ALGORITHMS: '[MD5, SHA-256]',
+    }),
+    ready: { log: /"msg":"ready"/ },
+    teardown,
+  });
 }

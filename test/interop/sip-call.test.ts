@@ -27,8 +27,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startDaemon, cleanEnv, freePorts } from '../../src/testing/daemon.js';
-import { hasSipp as sippInstalled, rtpEndpoint, sippRunner, stream, uacXml, uasXml, waitFile } from './sip-call-helpers.js';
+import { freePorts } from '../../src/testing/daemon.js';
+import { hasSipp as sippInstalled, rtpEndpoint, sippRunner, startSipServer, stream, uacXml, uasXml, waitFile } from './sip-call-helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const hasSipp = sippInstalled();
@@ -43,21 +43,7 @@ if (!hasSipp || !existsSync(join(root, 'dist/src/main.js'))) {
 } else {
   const work = mkdtempSync(join(tmpdir(), 'netsvc-sip-call-'));
   const [port, pA, pB, rtpA, rtpB, pC] = await freePorts(6);
-  const server = await startDaemon({
-    name: 'netsvc-sip',
-    command: process.execPath,
-    args: ['dist/src/main.js', 'sip', '--config', 'config/dev'],
-    cwd: root,
-    env: cleanEnv({
-      NETSVC_DATA_DIR: join(work, 'data'),
-      NETSVC_ADMIN__PORT: '0',
-      NETSVC_LOG__FORMAT: 'json',
-      NETSVC_SIP__LISTEN__0__PORT: String(port),
-      NETSVC_SIP__AUTH__ALGORITHMS: '[MD5, SHA-256]',
-    }),
-    ready: { log: /"msg":"ready"/ },
-    teardown: t,
-  });
+  const server = await startSipServer(port!, work, t);
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
   const { run: sipp, register, errLog, stopAll } = sippRunner(`127.0.0.1:${port}`, work);

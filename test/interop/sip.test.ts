@@ -24,7 +24,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { startDaemon, cleanEnv, freePorts } from '../../src/testing/daemon.js';
+import { freePorts } from '../../src/testing/daemon.js';
+import { startSipServer } from './sip-call-helpers.js';
 import { decode, getHeaders, type SipResponse } from '../../services/sip/message.js';
 import { digestResponse, parseAuthorization, type DigestAlgorithm } from '../../services/sip/digest.js';
 
@@ -44,21 +45,7 @@ if (!hasSipp || !existsSync(join(root, 'dist/src/main.js'))) {
 } else {
   const work = mkdtempSync(join(tmpdir(), 'netsvc-sip-interop-'));
   const [port, p1, p2, p3, p4] = await freePorts(5);
-  const server = await startDaemon({
-    name: 'netsvc-sip',
-    command: process.execPath,
-    args: ['dist/src/main.js', 'sip', '--config', 'config/dev'],
-    cwd: root,
-    env: cleanEnv({
-      NETSVC_DATA_DIR: join(work, 'data'),
-      NETSVC_ADMIN__PORT: '0',
-      NETSVC_LOG__FORMAT: 'json',
-      NETSVC_SIP__LISTEN__0__PORT: String(port),
-      NETSVC_SIP__AUTH__ALGORITHMS: '[MD5, SHA-256]',
-    }),
-    ready: { log: /"msg":"ready"/ },
-    teardown: t,
-  });
+  const server = await startSipServer(port!, work, t);
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
   const sipp = (user: string, password: string, localPort: number, transport: 'u1' | 't1' = 'u1'): Promise<{ code: number; out: string }> => {
