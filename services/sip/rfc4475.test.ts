@@ -1,15 +1,22 @@
 /**
- * Every message of the RFC 4475 torture corpus (/work/shared/corpora/rfc4475, read in
- * place; see testdata/README.md) through the decoder and the core, with the outcome the
+ * Every message of the RFC 4475 torture corpus (shared/corpora/rfc4475 beside the checkout,
+ * read in place; see testdata/README.md; SIP_RFC4475_DIR overrides) through the decoder and the core, with the outcome the
  * RFC's section asks for; plus every truncated prefix, which must never throw.
  */
 import t from 'tap';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { decode } from './message.js';
 import { testCore, responses, statuses, PHONE, T0 } from './testing.js';
 
-const CORPUS = process.env.SIP_RFC4475_DIR ?? '/work/shared/corpora/rfc4475';
+// shared/ lies beside the repository's folder on the developers' machines and in CI.
+const CORPUS =
+  process.env.SIP_RFC4475_DIR ??
+  [fileURLToPath(new URL('../../../shared/corpora/rfc4475', import.meta.url)), '/work/shared/corpora/rfc4475'].find((d) =>
+    existsSync(d),
+  ) ??
+  fileURLToPath(new URL('../../../shared/corpora/rfc4475', import.meta.url));
 
 /**
  * Expected: 'parse' (decodes; the status is what the core answers), a status the core
