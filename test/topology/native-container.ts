@@ -157,11 +157,16 @@ export function containerScript(
   lines.push('mount -t tmpfs -o mode=755 nstopo-run /run', 'mkdir -p /run/secrets');
   for (const s of spec.secrets)
     lines.push(`cp ${q(join(secretDir, s))} /run/secrets/${s}`, `chmod 444 /run/secrets/${s}`);
+  // A checkout that lives under a tmpfs target (a CI clone in /tmp) would vanish under the
+  // new tmpfs: park it on a bind mount first and put it back at the same path afterwards.
+  const hidden = spec.mounts.some((m) => m.type === 'tmpfs' && (REPO + '/').startsWith(m.target.replace(/\/?$/, '/')));
+  if (hidden) lines.push('mkdir -p /mnt/nstopo-app', `mount --bind ${q(REPO)} /mnt/nstopo-app`);
   for (const m of spec.mounts)
     if (m.type === 'tmpfs')
       lines.push(
         `mount -t tmpfs -o mode=1777${m.size ? `,size=${m.size}` : ''} nstopo-tmpfs ${q(m.target)}`,
       );
+  if (hidden) lines.push(`mkdir -p ${q(REPO)}`, `mount --bind /mnt/nstopo-app ${q(REPO)}`);
   if (spec.readOnly)
     lines.push(`mount --bind ${q(REPO)} ${q(REPO)}`, `mount -o remount,bind,ro ${q(REPO)}`);
   const env = {
