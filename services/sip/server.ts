@@ -218,6 +218,8 @@ export class SipServer {
     this.media.clear();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    // Commit and answer what this turn still holds before the sockets close.
+    if (this.held.length > 0) this.releaseHeld();
     for (const s of this.udp) s.close();
     this.udp.length = 0;
     for (const c of this.conns.values()) c.destroy();
@@ -398,7 +400,37 @@ export class SipServer {
     }
   }
 
+  private held: { dest: Endpoint; data: Uint8Array }[] = [];
+
+  /**
+   * Replies wait while the store holds uncommitted bindings (group commit, store.ts): the
+   * 200 OK of a REGISTER leaves only once its binding is on disk (RFC 3261 §10.3 step 8's
+   * promise; DESIGN.md rule 4). Everything sent in that turn waits with it, in order.
+   */
   private send(dest: Endpoint, data: Uint8Array): void {
+    if (this.store.pending) {
+      if (this.held.length === 0) setImmediate(() => this.releaseHeld());
+      this.held.push({ dest, data });
+      return;
+    }
+    this.sendNow(dest, data);
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = [];
+    try {
+      this.store.flush?.();
+    } catch (e) {
+      // Nothing promised goes out; the phones retransmit and the next commit may succeed.
+      this.d.log.error({ err: e, replies: held.length }, 'sip binding commit failed; replies withheld');
+      this.d.metrics.errors.inc(['store']);
+      return;
+    }
+    for (const h of held) this.sendNow(h.dest, h.data);
+  }
+
+  private sendNow(dest: Endpoint, data: Uint8Array): void {
     if (dest.transport === 'udp') {
       const sock = this.udp[0];
       sock?.send(data, dest.port, dest.address, (err) => {
