@@ -60,7 +60,8 @@ const candidates: Candidate[] = [
   {
     server: 'netsvc-1proc',
     isNetsvc: false,
-    missing: () => (existsSync(netsvcMain()) ? undefined : `${netsvcMain()} missing (npm run build)`),
+    missing: () =>
+      existsSync(netsvcMain()) ? undefined : `${netsvcMain()} missing (npm run build)`,
     version: () => `node ${process.version}, workers: 1`,
     start: (o) => startNetsvc(o),
   },

@@ -349,7 +349,10 @@ if (isMain) {
  */
 let shared: Promise<BenchHttpResult[]> | undefined;
 
-function httpScenarioFor(name: string, load: BenchHttpResult['load']): import('./scenario.js').Scenario {
+function httpScenarioFor(
+  name: string,
+  load: BenchHttpResult['load'],
+): import('./scenario.js').Scenario {
   return {
     name,
     description: `wrk -t2 -c50 against web1 (peers.md §4), ${load}, access logs off on both`,

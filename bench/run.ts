@@ -20,7 +20,15 @@ import { sipScenario, rtpScenario } from './voip.js';
 import type { Scenario, ServerResult } from './scenario.js';
 
 /** Every scenario, in run order. Add dhcp/http/ftp/sip here as bench/<name>.ts files. */
-const scenarios: readonly Scenario[] = [dnsScenario, dhcpScenario, ftpScenario, httpScenario, httpImageScenario, sipScenario, rtpScenario];
+const scenarios: readonly Scenario[] = [
+  dnsScenario,
+  dhcpScenario,
+  ftpScenario,
+  httpScenario,
+  httpImageScenario,
+  sipScenario,
+  rtpScenario,
+];
 
 function envInt(name: string, def: number): number {
   const v = process.env[name];

@@ -14,7 +14,15 @@
  * a row with an `error`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, readdirSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+  readdirSync,
+  existsSync,
+  mkdirSync,
+  rmSync,
+} from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -111,7 +119,11 @@ async function waitSip(port: number, timeoutMs = 15000): Promise<void> {
 }
 
 function kamailioCfg(port: number): string {
-  const mpath = ['/usr/lib/x86_64-linux-gnu/kamailio/modules/', '/usr/lib/aarch64-linux-gnu/kamailio/modules/'].find((p) => existsSync(p)) ?? '/usr/lib/kamailio/modules/';
+  const mpath =
+    [
+      '/usr/lib/x86_64-linux-gnu/kamailio/modules/',
+      '/usr/lib/aarch64-linux-gnu/kamailio/modules/',
+    ].find((p) => existsSync(p)) ?? '/usr/lib/kamailio/modules/';
   return `#!KAMAILIO
 debug=1
 log_stderror=yes
@@ -163,19 +175,57 @@ function parseScreen(text: string): SippStats {
     return Number((cols[2] ?? '').trim().split(/\s+/)[0]) || 0;
   };
   const el = [...text.matchAll(/Elapsed Time\s+\|[^|]*\|\s*(\d+):(\d+):(\d+):(\d+)/g)].at(-1);
-  const elapsedS = el ? Number(el[1]) * 3600 + Number(el[2]) * 60 + Number(el[3]) + Number(el[4]) / 1e6 : 0;
+  const elapsedS = el
+    ? Number(el[1]) * 3600 + Number(el[2]) * 60 + Number(el[3]) + Number(el[4]) / 1e6
+    : 0;
   const retrans = Number(/Retransmissions\s*[:|]\s*(\d+)/.exec(text)?.[1] ?? 0);
   return { successful: cum('Successful call'), failed: cum('Failed call'), retrans, elapsedS };
 }
 
-async function runSipp(port: number, rate: number, durationS: number, work: string, name: string): Promise<SippStats> {
+async function runSipp(
+  port: number,
+  rate: number,
+  durationS: number,
+  work: string,
+  name: string,
+): Promise<SippStats> {
   const csv = join(work, 'users.csv');
   writeFileSync(csv, 'SEQUENTIAL\nbench\n');
   const screen = join(work, `${name}.screen`);
   const t0 = performance.now();
   spawnSync(
     'timeout',
-    [String(durationS + 10), 'sipp', `127.0.0.1:${port}`, '-sf', scenario, '-inf', csv, '-au', 'bench', '-ap', 'secret', '-i', '127.0.0.1', '-p', '0', '-r', String(rate), '-rp', '1000', '-m', String(rate * durationS), '-timeout', `${durationS + 5}s`, '-nostdin', '-trace_screen', '-screen_file', screen, '-fd', '1'],
+    [
+      String(durationS + 10),
+      'sipp',
+      `127.0.0.1:${port}`,
+      '-sf',
+      scenario,
+      '-inf',
+      csv,
+      '-au',
+      'bench',
+      '-ap',
+      'secret',
+      '-i',
+      '127.0.0.1',
+      '-p',
+      '0',
+      '-r',
+      String(rate),
+      '-rp',
+      '1000',
+      '-m',
+      String(rate * durationS),
+      '-timeout',
+      `${durationS + 5}s`,
+      '-nostdin',
+      '-trace_screen',
+      '-screen_file',
+      screen,
+      '-fd',
+      '1',
+    ],
     { cwd: work, stdio: 'ignore' },
   );
   const wallS = (performance.now() - t0) / 1000;
@@ -190,8 +240,19 @@ export async function benchSip(opts: BenchSipOptions = {}): Promise<BenchSipRow[
   const durationS = opts.durationS ?? 10;
   const servers = opts.servers ?? ['netsvc', 'kamailio'];
   const rows: BenchSipRow[] = [];
-  const empty = (name: string, error: string): BenchSipRow => ({ name, 'ops/s': 0, failures: 0, peakRssKb: 0, offered: rate, successful: 0, retransmissions: 0, load: loadavg(), error });
-  if (!has('sipp')) return servers.map((s) => empty(s, 'sipp not installed (apt-get install sip-tester)'));
+  const empty = (name: string, error: string): BenchSipRow => ({
+    name,
+    'ops/s': 0,
+    failures: 0,
+    peakRssKb: 0,
+    offered: rate,
+    successful: 0,
+    retransmissions: 0,
+    load: loadavg(),
+    error,
+  });
+  if (!has('sipp'))
+    return servers.map((s) => empty(s, 'sipp not installed (apt-get install sip-tester)'));
 
   for (const name of servers) {
     const work = mkdtempSync(join(tmpdir(), `bench-sip-${name}-`));
@@ -202,14 +263,20 @@ export async function benchSip(opts: BenchSipOptions = {}): Promise<BenchSipRow[
         port = opts.netsvcPort ?? 25060;
         const cfg = join(work, 'config');
         mkdirSync(cfg);
-        writeFileSync(join(cfg, 'netsvc.yaml'), 'admin: { enabled: false }\nlog: { level: warn, format: json }\n');
+        writeFileSync(
+          join(cfg, 'netsvc.yaml'),
+          'admin: { enabled: false }\nlog: { level: warn, format: json }\n',
+        );
         writeFileSync(
           join(cfg, 'sip.yaml'),
           `enabled: true\nlisten: [{ address: 127.0.0.1, port: ${port} }]\nallowDevSecrets: true\nextensions: [{ user: bench, secret: secret }]\nauth: { algorithms: [MD5] }\nqualify: { enabled: false }\n`,
         );
-        const env: NodeJS.ProcessEnv = { ...process.env, NETSVC_DATA_DIR: join(work, "data") };
+        const env: NodeJS.ProcessEnv = { ...process.env, NETSVC_DATA_DIR: join(work, 'data') };
         delete env.NODE_OPTIONS;
-        child = spawn(process.execPath, [join(repo, 'dist/src/main.js'), 'sip', '--config', cfg], { env, stdio: 'ignore' });
+        child = spawn(process.execPath, [join(repo, 'dist/src/main.js'), 'sip', '--config', cfg], {
+          env,
+          stdio: 'ignore',
+        });
       } else {
         if (!has('kamailio')) {
           rows.push(empty(name, 'kamailio not installed'));
@@ -218,7 +285,22 @@ export async function benchSip(opts: BenchSipOptions = {}): Promise<BenchSipRow[
         port = opts.kamailioPort ?? 25061;
         writeFileSync(join(work, 'kamailio.cfg'), kamailioCfg(port));
         mkdirSync(join(work, 'run'));
-        child = spawn('kamailio', ['-DD', '-E', '-m', '512', '-M', '8', '-Y', join(work, 'run'), '-f', join(work, 'kamailio.cfg')], { stdio: 'ignore' });
+        child = spawn(
+          'kamailio',
+          [
+            '-DD',
+            '-E',
+            '-m',
+            '512',
+            '-M',
+            '8',
+            '-Y',
+            join(work, 'run'),
+            '-f',
+            join(work, 'kamailio.cfg'),
+          ],
+          { stdio: 'ignore' },
+        );
       }
       await waitSip(port);
       const before = loadavg();
@@ -258,6 +340,9 @@ export async function benchSip(opts: BenchSipOptions = {}): Promise<BenchSipRow[
 
 // `node dist/bench/sip.js [rate] [seconds]` runs it alone.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const rows = await benchSip({ rate: Number(process.argv[2] ?? 2000), durationS: Number(process.argv[3] ?? 10) });
+  const rows = await benchSip({
+    rate: Number(process.argv[2] ?? 2000),
+    durationS: Number(process.argv[3] ?? 10),
+  });
   console.table(rows);
 }

@@ -11,4 +11,11 @@ import http from './http/index.js';
 import sip from './sip/index.js';
 import monitor from './monitor/index.js';
 
-export const services: readonly ServiceDefinition[] = [dns, dhcp, ftp, http, sip, monitor] as unknown as ServiceDefinition[];
+export const services: readonly ServiceDefinition[] = [
+  dns,
+  dhcp,
+  ftp,
+  http,
+  sip,
+  monitor,
+] as unknown as ServiceDefinition[];

@@ -26,7 +26,11 @@ export interface AdminServer {
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
   res.end(body);
 }
 
@@ -58,7 +62,9 @@ export async function startAdmin(opts: {
     send(res, 404, 'text/plain', 'not found\n');
   };
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => send(res, 500, 'text/plain', `${(e as Error).message}\n`));
+    handle(req, res).catch((e: unknown) =>
+      send(res, 500, 'text/plain', `${(e as Error).message}\n`),
+    );
   });
   server.keepAliveTimeout = 5000;
   await new Promise<void>((ok, fail) => {

@@ -47,15 +47,27 @@ export const RuntimeConfig = Type.Object(
   {
     admin: Type.Object(
       {
-        enabled: Type.Boolean({ default: true, description: 'Serve /healthz, /readyz, /metrics, POST /reload' }),
-        address: Type.String({ default: '127.0.0.1', description: 'Admin listener address (keep it private)' }),
-        port: Type.Integer({ default: 10090, minimum: 0, maximum: 65535, description: 'Admin port; 0 picks a free one' }),
+        enabled: Type.Boolean({
+          default: true,
+          description: 'Serve /healthz, /readyz, /metrics, POST /reload',
+        }),
+        address: Type.String({
+          default: '127.0.0.1',
+          description: 'Admin listener address (keep it private)',
+        }),
+        port: Type.Integer({
+          default: 10090,
+          minimum: 0,
+          maximum: 65535,
+          description: 'Admin port; 0 picks a free one',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
     dataDir: Type.String({
       default: 'data',
-      description: 'Directory for SQLite state, relative to the config dir; NETSVC_DATA_DIR overrides',
+      description:
+        'Directory for SQLite state, relative to the config dir; NETSVC_DATA_DIR overrides',
     }),
     log: Type.Object(
       {
@@ -67,8 +79,16 @@ export const RuntimeConfig = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
-    startTimeoutMs: Type.Integer({ default: 15000, minimum: 100, description: 'Deadline for each service start' }),
-    stopTimeoutMs: Type.Integer({ default: 10000, minimum: 100, description: 'Deadline for stopping all services' }),
+    startTimeoutMs: Type.Integer({
+      default: 15000,
+      minimum: 100,
+      description: 'Deadline for each service start',
+    }),
+    stopTimeoutMs: Type.Integer({
+      default: 10000,
+      minimum: 100,
+      description: 'Deadline for stopping all services',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -93,7 +113,10 @@ export function collectEnvOverrides(
   const names = new Set(serviceNames.map((n) => n.toLowerCase()));
   for (const [k, v] of Object.entries(env)) {
     if (!k.startsWith(ENV_PREFIX) || RESERVED_ENV.has(k) || v === undefined) continue;
-    const segments = k.slice(ENV_PREFIX.length).split('__').filter((s) => s.length > 0);
+    const segments = k
+      .slice(ENV_PREFIX.length)
+      .split('__')
+      .filter((s) => s.length > 0);
     if (segments.length === 0) continue;
     const first = segments[0]!.toLowerCase();
     const target = names.has(first) && segments.length > 1 ? first : '';
@@ -105,7 +128,10 @@ export function collectEnvOverrides(
   return out;
 }
 
-function schemaChild(schema: TSchema | undefined, seg: string): { key: string | number; schema?: TSchema } | undefined {
+function schemaChild(
+  schema: TSchema | undefined,
+  seg: string,
+): { key: string | number; schema?: TSchema } | undefined {
   if (!schema) return undefined;
   const kind = (schema as { [Kind]?: string })[Kind];
   if (kind === 'Object') {
@@ -167,7 +193,8 @@ export function applyEnvOverrides(
           // The container follows the child's schema (an array element is usually an object);
           // a schema without a plain type (a union) follows the next segment.
           const type = (s as { type?: string } | undefined)?.type;
-          const isArray = type === 'array' || (type === undefined && /^[0-9]+$/.test(o.segments[i + 1]!));
+          const isArray =
+            type === 'array' || (type === undefined && /^[0-9]+$/.test(o.segments[i + 1]!));
           node[c.key] = isArray ? [] : {};
         }
         node = node[c.key] as Record<string | number, unknown>;
@@ -187,23 +214,41 @@ function deepFreeze<T>(v: T): T {
 }
 
 /** Read and parse a YAML file; issues for a syntax error (with line) or a non-mapping. */
-export function readYamlFile(file: string): { data: Record<string, unknown>; issues: ConfigIssue[] } {
+export function readYamlFile(file: string): {
+  data: Record<string, unknown>;
+  issues: ConfigIssue[];
+} {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    return { data: {}, issues: [{ file, path: '', message: `cannot read: ${(e as Error).message}` }] };
+    return {
+      data: {},
+      issues: [{ file, path: '', message: `cannot read: ${(e as Error).message}` }],
+    };
   }
   try {
     const parsed: unknown = parseYaml(text);
     if (parsed === null || parsed === undefined) return { data: {}, issues: [] };
     if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-      return { data: {}, issues: [{ file, path: '', message: 'must be a YAML mapping of keys to values' }] };
+      return {
+        data: {},
+        issues: [{ file, path: '', message: 'must be a YAML mapping of keys to values' }],
+      };
     }
     return { data: parsed as Record<string, unknown>, issues: [] };
   } catch (e) {
     const line = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}` : '';
-    return { data: {}, issues: [{ file, path: '', message: `YAML syntax error${line}: ${(e as Error).message.split('\n')[0]}` }] };
+    return {
+      data: {},
+      issues: [
+        {
+          file,
+          path: '',
+          message: `YAML syntax error${line}: ${(e as Error).message.split('\n')[0]}`,
+        },
+      ],
+    };
   }
 }
 
@@ -219,7 +264,9 @@ export function finishConfig<S extends TSchema>(
     // Union errors repeat for every branch; keep the first per path.
     if (issues.some((i) => i.path === e.path)) continue;
     const hint =
-      e.message === 'Unexpected property' ? 'unknown key (remove it or check its spelling)' : e.message.toLowerCase();
+      e.message === 'Unexpected property'
+        ? 'unknown key (remove it or check its spelling)'
+        : e.message.toLowerCase();
     issues.push({ file, path: e.path, message: hint });
   }
   return { value: deepFreeze(value), issues };
@@ -237,7 +284,10 @@ export interface LoadedConfig {
   readonly dataDir: string;
   readonly runtime: RuntimeConfig;
   /** Per service: its validated config, and whether its file exists. */
-  readonly services: ReadonlyMap<string, { value: { enabled?: boolean } & Record<string, unknown>; present: boolean }>;
+  readonly services: ReadonlyMap<
+    string,
+    { value: { enabled?: boolean } & Record<string, unknown>; present: boolean }
+  >;
   readonly issues: readonly ConfigIssue[];
 }
 
@@ -253,7 +303,11 @@ export function loadConfigDir(
   const dir = resolve(configDir);
   const issues: ConfigIssue[] = [];
   if (!existsSync(dir)) {
-    issues.push({ file: dir, path: '', message: 'config directory does not exist (set --config or NETSVC_CONFIG_DIR)' });
+    issues.push({
+      file: dir,
+      path: '',
+      message: 'config directory does not exist (set --config or NETSVC_CONFIG_DIR)',
+    });
   }
   const overrides = collectEnvOverrides(
     env,
@@ -267,7 +321,10 @@ export function loadConfigDir(
   const runtime = finishConfig(RuntimeConfig, rt.data, runtimeFile);
   issues.push(...runtime.issues);
 
-  const loaded = new Map<string, { value: { enabled?: boolean } & Record<string, unknown>; present: boolean }>();
+  const loaded = new Map<
+    string,
+    { value: { enabled?: boolean } & Record<string, unknown>; present: boolean }
+  >();
   for (const svc of services) {
     const file = join(dir, `${svc.name}.yaml`);
     const present = existsSync(file);
@@ -284,7 +341,10 @@ export function loadConfigDir(
         issues.push({ file, path: m ? m[1]! : '', message: m ? m[2]! : msg });
       }
     }
-    loaded.set(svc.name, { value: fin.value as { enabled?: boolean } & Record<string, unknown>, present });
+    loaded.set(svc.name, {
+      value: fin.value as { enabled?: boolean } & Record<string, unknown>,
+      present,
+    });
   }
 
   // A YAML file nobody reads is almost always a typo of a service name.
@@ -301,6 +361,8 @@ export function loadConfigDir(
     }
   }
 
-  const dataDir = env.NETSVC_DATA_DIR ? resolve(env.NETSVC_DATA_DIR) : resolve(dir, runtime.value.dataDir);
+  const dataDir = env.NETSVC_DATA_DIR
+    ? resolve(env.NETSVC_DATA_DIR)
+    : resolve(dir, runtime.value.dataDir);
   return { configDir: dir, dataDir, runtime: runtime.value, services: loaded, issues };
 }

@@ -12,12 +12,16 @@ import type PinoPretty from 'pino-pretty';
 export type LogFormat = 'auto' | 'json' | 'pretty';
 
 export function createRootLogger(opts: { level: LevelWithSilent; format: LogFormat }): Logger {
-  const usePretty = opts.format === 'pretty' || (opts.format === 'auto' && process.stdout.isTTY === true);
+  const usePretty =
+    opts.format === 'pretty' || (opts.format === 'auto' && process.stdout.isTTY === true);
   const base = { level: opts.level, base: { pid: process.pid } };
   if (usePretty) {
     // Loaded only for a terminal: containers and pipes never pay for it (about 8 MB RSS).
     const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
-    return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+    return pino(
+      base,
+      pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
+    );
   }
   return pino(base);
 }

@@ -48,7 +48,8 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Args
     else if (a === '--check') command = 'check';
     else if (a === '--help' || a === '-h') command = 'help';
     else if (a.startsWith('-')) return `unknown option ${a}`;
-    else if (names.length === 0 && command === 'run' && (a === 'check' || a === 'reload')) command = a;
+    else if (names.length === 0 && command === 'run' && (a === 'check' || a === 'reload'))
+      command = a;
     else names.push(a);
   }
   const known = new Set(services.map((s) => s.name));
@@ -81,7 +82,9 @@ async function reloadRemote(cfg: LoadedConfig): Promise<number> {
       });
     });
     req.on('error', (e) => {
-      process.stderr.write(`netsvc reload: cannot reach the admin port ${address}:${port}: ${e.message}\n`);
+      process.stderr.write(
+        `netsvc reload: cannot reach the admin port ${address}:${port}: ${e.message}\n`,
+      );
       done(1);
     });
     req.end();
@@ -110,12 +113,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   if (args.command === 'check') {
     const p = plan(cfg, args.names);
-    process.stdout.write(`config ${cfg.configDir} OK: ${p.map((s) => s.def.name).join(', ') || 'no service enabled'}\n`);
+    process.stdout.write(
+      `config ${cfg.configDir} OK: ${p.map((s) => s.def.name).join(', ') || 'no service enabled'}\n`,
+    );
     return 0;
   }
   if (args.command === 'reload') return reloadRemote(cfg);
 
-  const log = createRootLogger({ level: cfg.runtime.log.level as 'info', format: cfg.runtime.log.format });
+  const log = createRootLogger({
+    level: cfg.runtime.log.level as 'info',
+    format: cfg.runtime.log.format,
+  });
   const metrics = createRegistry();
   const runner = new Runner({
     log,
@@ -169,7 +177,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         address: cfg.runtime.admin.address,
         port: cfg.runtime.admin.port,
         registry: metrics,
-        hooks: { readiness: () => runner.readiness(), reload: () => runner.reload(), state: (n) => runner.state(n) },
+        hooks: {
+          readiness: () => runner.readiness(),
+          reload: () => runner.reload(),
+          state: (n) => runner.state(n),
+        },
       });
     } catch (e) {
       await runner.stop();
@@ -180,13 +192,18 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       return 1;
     }
   }
-  log.info({ services: planned.map((p) => p.def.name), admin: admin?.port ?? null, dataDir: cfg.dataDir }, 'ready');
+  log.info(
+    { services: planned.map((p) => p.def.name), admin: admin?.port ?? null, dataDir: cfg.dataDir },
+    'ready',
+  );
   await done;
   return exitCode;
 }
 
 // Run when executed directly, also through the npm bin symlink.
-const isEntry = process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+const isEntry =
+  process.argv[1] !== undefined &&
+  import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
 if (isEntry) {
   main(process.argv.slice(2), process.env).then(
     (code) => {
@@ -195,7 +212,9 @@ if (isEntry) {
       setTimeout(() => process.exit(code), 200).unref();
     },
     (e: unknown) => {
-      process.stderr.write(`netsvc: ${e instanceof RunnerError ? e.message : (e as Error).stack}\n`);
+      process.stderr.write(
+        `netsvc: ${e instanceof RunnerError ? e.message : (e as Error).stack}\n`,
+      );
       process.exit(1);
     },
   );

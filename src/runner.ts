@@ -48,7 +48,10 @@ export function explainStartError(svc: string, e: unknown): string {
 function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, fail) => {
-    timer = setTimeout(() => fail(new RunnerError('ERR_RUNNER_TIMEOUT', `${what} did not finish within ${ms} ms`)), ms);
+    timer = setTimeout(
+      () => fail(new RunnerError('ERR_RUNNER_TIMEOUT', `${what} did not finish within ${ms} ms`)),
+      ms,
+    );
   });
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
@@ -97,8 +100,8 @@ export class Runner {
         log.error({ err: e }, 'start failed');
         // Release what the failed service had bound before it failed, then the others.
         if (svc) {
-          await withDeadline(svc.stop(), this.opts.stopTimeoutMs, `${def.name} stop`).catch((err: unknown) =>
-            log.warn({ err }, 'stop after failed start'),
+          await withDeadline(svc.stop(), this.opts.stopTimeoutMs, `${def.name} stop`).catch(
+            (err: unknown) => log.warn({ err }, 'stop after failed start'),
           );
         }
         await this.stop();

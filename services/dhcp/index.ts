@@ -33,7 +33,14 @@ export default defineService({
         const leases = [];
         for (const l of server?.leases.leases() ?? []) {
           if (l.state !== 'bound' || l.ends <= now) continue;
-          leases.push({ address: ipToText(l.address), mac: l.chaddr, hostname: l.hostname, subnet: l.subnet, starts: l.starts, ends: l.ends });
+          leases.push({
+            address: ipToText(l.address),
+            mac: l.chaddr,
+            hostname: l.hostname,
+            subnet: l.subnet,
+            starts: l.starts,
+            ends: l.ends,
+          });
         }
         return { leases };
       },

@@ -24,7 +24,10 @@ export class AnswerCache {
   }
 
   static key(transport: 'udp' | 'tcp', query: Uint8Array): string {
-    return (transport === 'udp' ? 'u' : 't') + Buffer.from(query.buffer, query.byteOffset + 2, query.length - 2).toString('latin1');
+    return (
+      (transport === 'udp' ? 'u' : 't') +
+      Buffer.from(query.buffer, query.byteOffset + 2, query.length - 2).toString('latin1')
+    );
   }
 
   /** The cached reply with the query's ID, as a fresh buffer; undefined on a miss. */

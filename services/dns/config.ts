@@ -10,8 +10,16 @@ import { nameFromText } from './name.js';
 
 const Listen = Type.Object(
   {
-    address: Type.String({ default: '127.0.0.1', description: 'IPv4 or IPv6 address to bind (UDP and TCP)' }),
-    port: Type.Integer({ default: 53, minimum: 0, maximum: 65535, description: 'Port; 0 picks a free one (tests)' }),
+    address: Type.String({
+      default: '127.0.0.1',
+      description: 'IPv4 or IPv6 address to bind (UDP and TCP)',
+    }),
+    port: Type.Integer({
+      default: 53,
+      minimum: 0,
+      maximum: 65535,
+      description: 'Port; 0 picks a free one (tests)',
+    }),
   },
   { additionalProperties: false },
 );
@@ -26,7 +34,10 @@ const ZoneEntry = Type.Object(
 
 export const DnsConfig = Type.Object(
   {
-    enabled: Type.Boolean({ default: true, description: 'Run this service when no service is named' }),
+    enabled: Type.Boolean({
+      default: true,
+      description: 'Run this service when no service is named',
+    }),
     listen: Type.Array(Listen, {
       default: [{ address: '127.0.0.1', port: 53 }],
       description: 'Addresses to serve on, UDP and TCP each',
@@ -43,7 +54,8 @@ export const DnsConfig = Type.Object(
       {
         allow: Type.Array(Type.String(), {
           default: [],
-          description: "Networks (CIDR) allowed AXFR/IXFR over TCP; default none, like BIND's allow-transfer { none; }",
+          description:
+            "Networks (CIDR) allowed AXFR/IXFR over TCP; default none, like BIND's allow-transfer { none; }",
         }),
       },
       { default: {}, additionalProperties: false },
@@ -60,24 +72,39 @@ export const DnsConfig = Type.Object(
       default: 1232,
       minimum: 512,
       maximum: 4096,
-      description: 'Largest UDP reply (EDNS payload size); 1232 avoids IP fragmentation (DNS Flag Day 2020)',
+      description:
+        'Largest UDP reply (EDNS payload size); 1232 avoids IP fragmentation (DNS Flag Day 2020)',
     }),
     minimalResponses: Type.Union(
-      [Type.Literal('no'), Type.Literal('yes'), Type.Literal('no-auth'), Type.Literal('no-auth-recursive')],
-      { default: 'no-auth-recursive', description: "BIND's minimal-responses: when NS go into the authority section" },
+      [
+        Type.Literal('no'),
+        Type.Literal('yes'),
+        Type.Literal('no-auth'),
+        Type.Literal('no-auth-recursive'),
+      ],
+      {
+        default: 'no-auth-recursive',
+        description: "BIND's minimal-responses: when NS go into the authority section",
+      },
     ),
     tcp: Type.Object(
       {
         idleTimeoutMs: Type.Integer({
           default: 10000,
           minimum: 100,
-          description: "Close a TCP connection idle this long (RFC 7766 §6.2.3; BIND's tcp-idle-timeout is 30 s, we keep 10 s)",
+          description:
+            "Close a TCP connection idle this long (RFC 7766 §6.2.3; BIND's tcp-idle-timeout is 30 s, we keep 10 s)",
         }),
-        maxConnections: Type.Integer({ default: 150, minimum: 1, description: "Concurrent TCP clients (BIND's tcp-clients default)" }),
+        maxConnections: Type.Integer({
+          default: 150,
+          minimum: 1,
+          description: "Concurrent TCP clients (BIND's tcp-clients default)",
+        }),
         maxPipelined: Type.Integer({
           default: 64,
           minimum: 1,
-          description: 'Queries in flight per TCP connection before reading pauses (RFC 7766 §6.2.1.1)',
+          description:
+            'Queries in flight per TCP connection before reading pauses (RFC 7766 §6.2.1.1)',
         }),
       },
       { default: {}, additionalProperties: false },
@@ -87,7 +114,8 @@ export const DnsConfig = Type.Object(
         entries: Type.Integer({
           default: 20000,
           minimum: 0,
-          description: 'Ready-made wire answers kept, keyed by the query bytes; 0 disables; cleared on reload',
+          description:
+            'Ready-made wire answers kept, keyed by the query bytes; 0 disables; cleared on reload',
         }),
       },
       { default: {}, additionalProperties: false },
@@ -96,14 +124,19 @@ export const DnsConfig = Type.Object(
       {
         networks: Type.Array(Type.String(), {
           default: [],
-          description: 'Client networks (CIDR) whose queries outside our zones are forwarded; others get REFUSED',
+          description:
+            'Client networks (CIDR) whose queries outside our zones are forwarded; others get REFUSED',
         }),
         upstreams: Type.Array(Type.String(), {
           default: [],
           description: 'Resolvers to forward to, "address" or "address:port" ([v6]:port)',
         }),
         timeoutMs: Type.Integer({ default: 2000, minimum: 100, description: 'Per upstream try' }),
-        cacheEntries: Type.Integer({ default: 5000, minimum: 0, description: 'Forwarded answers cached (TTL-bound)' }),
+        cacheEntries: Type.Integer({
+          default: 5000,
+          minimum: 0,
+          description: 'Forwarded answers cached (TTL-bound)',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -121,12 +154,15 @@ export function checkDnsConfig(cfg: DnsConfig, configDir: string): string[] {
       out.push(`/zones/${i}/origin: ${(e as Error).message}`);
     }
     const file = resolve(configDir, z.file);
-    if (!existsSync(file)) out.push(`/zones/${i}/file: ${file} does not exist; fix the path (relative to ${configDir})`);
+    if (!existsSync(file))
+      out.push(`/zones/${i}/file: ${file} does not exist; fix the path (relative to ${configDir})`);
   });
   checkCidrs(cfg.transfer.allow).forEach((m) => out.push(`/transfer/allow: ${m}`));
   checkCidrs(cfg.forward.networks).forEach((m) => out.push(`/forward/networks: ${m}`));
   if (cfg.forward.networks.length > 0 && cfg.forward.upstreams.length === 0) {
-    out.push('/forward/upstreams: forwarding networks are set but no upstream resolver; add one or clear forward.networks');
+    out.push(
+      '/forward/upstreams: forwarding networks are set but no upstream resolver; add one or clear forward.networks',
+    );
   }
   return out;
 }

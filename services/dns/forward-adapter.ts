@@ -116,10 +116,22 @@ export class Forwarder {
   async resolve(q: Message, transport: 'udp' | 'tcp'): Promise<Uint8Array> {
     const question = q.questions[0]!;
     const key = cacheKey(question.qname, question.qtype, question.qclass);
-    const limit = transport === 'tcp' ? 65535 : q.edns ? Math.min(Math.max(q.edns.udpSize, 512), UPSTREAM_UDP_SIZE) : 512;
+    const limit =
+      transport === 'tcp'
+        ? 65535
+        : q.edns
+          ? Math.min(Math.max(q.edns.udpSize, 512), UPSTREAM_UDP_SIZE)
+          : 512;
     const now = Date.now();
     const hit = this.cache.get(key, now);
-    if (hit) return renderForwarded(q, hit, Math.floor((now - hit.storedAt) / 1000), limit, UPSTREAM_UDP_SIZE);
+    if (hit)
+      return renderForwarded(
+        q,
+        hit,
+        Math.floor((now - hit.storedAt) / 1000),
+        limit,
+        UPSTREAM_UDP_SIZE,
+      );
     for (const up of this.upstreams) {
       let raw = await this.askUdp(up, q);
       if (raw && raw.length >= 4 && raw[2]! & (FLAG.TC >>> 8)) raw = await this.askTcp(up, q);
@@ -135,7 +147,10 @@ export class Forwarder {
       this.cache.put(key, m, Date.now());
       return renderForwarded(q, m, 0, limit, UPSTREAM_UDP_SIZE);
     }
-    const fail = bareReply(Uint8Array.of(q.id >>> 8, q.id & 0xff, q.flags >>> 8, q.flags & 0xff), RCODE.SERVFAIL);
+    const fail = bareReply(
+      Uint8Array.of(q.id >>> 8, q.id & 0xff, q.flags >>> 8, q.flags & 0xff),
+      RCODE.SERVFAIL,
+    );
     fail[3] = fail[3]! | 0x80; // RA
     return fail;
   }

@@ -38,7 +38,9 @@ export function answerTtl(m: Message, maxTtl = MAX_CACHE_TTL): number {
   // Negative: RFC 2308 §5: min(SOA TTL, SOA MINIMUM); without an SOA, do not cache.
   const soa = m.authorities.find((rr) => rr.type === TYPE.SOA);
   if (!soa || soa.rdata.length < 20) return 0;
-  const min = new DataView(soa.rdata.buffer, soa.rdata.byteOffset, soa.rdata.byteLength).getUint32(soa.rdata.length - 4);
+  const min = new DataView(soa.rdata.buffer, soa.rdata.byteOffset, soa.rdata.byteLength).getUint32(
+    soa.rdata.length - 4,
+  );
   return Math.min(ttl, soa.ttl, min);
 }
 
@@ -69,7 +71,13 @@ export class ForwardCache {
       const oldest = this.map.keys().next().value;
       if (oldest !== undefined) this.map.delete(oldest);
     }
-    this.map.set(key, { rcode: m.rcode, answers: m.answers, authorities: m.authorities, storedAt: now, expiresAt: now + ttl * 1000 });
+    this.map.set(key, {
+      rcode: m.rcode,
+      answers: m.answers,
+      authorities: m.authorities,
+      storedAt: now,
+      expiresAt: now + ttl * 1000,
+    });
   }
 }
 
@@ -78,7 +86,13 @@ export class ForwardCache {
  * (this client may recurse); AA clear; TTLs reduced by the time spent in the cache.
  * Answers that do not fit the client's limit are truncated to the question (TC).
  */
-export function renderForwarded(query: Message, a: { rcode: number; answers: readonly RR[]; authorities: readonly RR[] }, elapsedS: number, limit: number, udpSize: number): Uint8Array {
+export function renderForwarded(
+  query: Message,
+  a: { rcode: number; answers: readonly RR[]; authorities: readonly RR[] },
+  elapsedS: number,
+  limit: number,
+  udpSize: number,
+): Uint8Array {
   const q = query.questions[0]!;
   const edns = query.edns;
   const body = edns ? limit - 11 : limit;
@@ -87,7 +101,8 @@ export function renderForwarded(query: Message, a: { rcode: number; answers: rea
   w.addQuestion(q);
   let tc = false;
   for (const rr of a.answers) if (!w.tryAddRR(1, rr, undefined, ttl(rr.ttl))) tc = true;
-  if (!tc) for (const rr of a.authorities) if (!w.tryAddRR(2, rr, undefined, ttl(rr.ttl))) tc = true;
+  if (!tc)
+    for (const rr of a.authorities) if (!w.tryAddRR(2, rr, undefined, ttl(rr.ttl))) tc = true;
   if (tc) {
     w = new MessageWriter(body);
     w.addQuestion(q);

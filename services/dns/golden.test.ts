@@ -33,7 +33,10 @@ for (const line of lines) {
     const name = comment;
     n++;
     t.test(name, async (t) => {
-      const out = handleQuery(query, zones, defaultPolicy, { transport: 'udp', client: '127.0.0.1' });
+      const out = handleQuery(query, zones, defaultPolicy, {
+        transport: 'udp',
+        client: '127.0.0.1',
+      });
       t.equal(out.kind, 'reply');
       if (out.kind === 'reply') t.equal(Buffer.from(out.bytes).toString('hex'), want);
     });

@@ -52,11 +52,24 @@ const reverse = zoneFromText(
 );
 const zones = zoneSet(example, reverse);
 
-function ask(name: string, type: string, o: QueryOptions = {}, policy: DnsPolicy = defaultPolicy, transport: 'udp' | 'tcp' = 'udp', client = '192.0.2.200'): Outcome {
+function ask(
+  name: string,
+  type: string,
+  o: QueryOptions = {},
+  policy: DnsPolicy = defaultPolicy,
+  transport: 'udp' | 'tcp' = 'udp',
+  client = '192.0.2.200',
+): Outcome {
   return handleQuery(query(name, type, o), zones, policy, { transport, client });
 }
 
-function reply(name: string, type: string, o: QueryOptions = {}, policy: DnsPolicy = defaultPolicy, transport: 'udp' | 'tcp' = 'udp') {
+function reply(
+  name: string,
+  type: string,
+  o: QueryOptions = {},
+  policy: DnsPolicy = defaultPolicy,
+  transport: 'udp' | 'tcp' = 'udp',
+) {
   const out = ask(name, type, o, policy, transport);
   if (out.kind !== 'reply') throw new Error(`expected a reply, got ${out.kind}`);
   return view(out.bytes);
@@ -69,7 +82,11 @@ t.test('positive answers keep the zone case and set AA', async (t) => {
   t.equal(r.rcode, 'NOERROR');
   t.same(r.flags, ['qr', 'aa']);
   t.same(r.answer, ['www.example. 3600 IN A 192.0.2.10']);
-  t.equal(r.msg.questions[0] && Buffer.from(r.msg.questions[0].qname).toString('latin1').includes('WWW'), true, 'question keeps the client case');
+  t.equal(
+    r.msg.questions[0] && Buffer.from(r.msg.questions[0].qname).toString('latin1').includes('WWW'),
+    true,
+    'question keeps the client case',
+  );
   const r2 = reply('www2.example', 'A');
   t.same(r2.answer, ['WwW2.example. 3600 IN A 192.0.2.11']);
 });
@@ -122,10 +139,17 @@ t.test('CNAME chains are followed inside our zones', async (t) => {
     'www.example. 3600 IN A 192.0.2.10',
   ]);
   const c = reply('alias.example', 'CNAME');
-  t.same(c.answer, ['alias.example. 3600 IN CNAME www.example.'], 'qtype CNAME answers the CNAME itself');
+  t.same(
+    c.answer,
+    ['alias.example. 3600 IN CNAME www.example.'],
+    'qtype CNAME answers the CNAME itself',
+  );
   const loop = reply('loop1.example', 'A');
   t.equal(loop.rcode, 'SERVFAIL', 'a loop ends in SERVFAIL, as BIND past max-restarts');
-  t.same(loop.answer, ['loop1.example. 3600 IN CNAME loop2.example.', 'loop2.example. 3600 IN CNAME loop1.example.']);
+  t.same(loop.answer, [
+    'loop1.example. 3600 IN CNAME loop2.example.',
+    'loop2.example. 3600 IN CNAME loop1.example.',
+  ]);
   const out = reply('out.example', 'A');
   t.equal(out.rcode, 'NOERROR', 'a chain leaving our zones stops with the CNAME');
   t.same(out.answer, ['out.example. 3600 IN CNAME www.elsewhere.']);
@@ -139,14 +163,22 @@ t.test('wildcards (RFC 4592)', async (t) => {
   const r = reply('anything.wild.example', 'A');
   t.same(r.answer, ['anything.wild.example. 3600 IN A 192.0.2.99'], 'owner is the qname');
   t.same(reply('a.b.wild.example', 'TXT').answer, ['a.b.wild.example. 3600 IN TXT "wild"']);
-  t.same(reply('x.wild.example', 'TXT').answer, ['x.wild.example. 3600 IN TXT "explicit"'], 'existing name wins');
+  t.same(
+    reply('x.wild.example', 'TXT').answer,
+    ['x.wild.example. 3600 IN TXT "explicit"'],
+    'existing name wins',
+  );
   const nodata = reply('x.wild.example', 'A');
   t.same(nodata.answer, [], 'an existing name blocks the wildcard');
   t.same(nodata.authority, [SOA_NEG]);
   const wnodata = reply('y.wild.example', 'MX');
   t.equal(wnodata.rcode, 'NOERROR');
   t.same(wnodata.authority, [SOA_NEG]);
-  t.equal(reply('wild.example', 'A').rcode, 'NOERROR', 'the wildcard parent is an empty non-terminal');
+  t.equal(
+    reply('wild.example', 'A').rcode,
+    'NOERROR',
+    'the wildcard parent is an empty non-terminal',
+  );
 });
 
 t.test('referrals below a zone cut: NS and glue, no AA', async (t) => {
@@ -155,7 +187,10 @@ t.test('referrals below a zone cut: NS and glue, no AA', async (t) => {
     t.equal(r.rcode, 'NOERROR', name);
     t.same(r.flags, ['qr', 'rd'], `${name}: no AA`);
     t.same(r.answer, []);
-    t.same(r.authority, ['sub.example. 3600 IN NS ns.sub.example.', 'sub.example. 3600 IN NS ns.other.']);
+    t.same(r.authority, [
+      'sub.example. 3600 IN NS ns.sub.example.',
+      'sub.example. 3600 IN NS ns.other.',
+    ]);
     t.same(r.additional, ['ns.sub.example. 3600 IN A 192.0.2.53']);
   }
   const ds = reply('sub.example', 'DS');
@@ -165,7 +200,10 @@ t.test('referrals below a zone cut: NS and glue, no AA', async (t) => {
 
 t.test('ANY is answered fully', async (t) => {
   const r = reply('www.example', 'ANY');
-  t.same(r.answer.sort(), ['www.example. 3600 IN A 192.0.2.10', 'www.example. 3600 IN AAAA 2001:db8::10']);
+  t.same(r.answer.sort(), [
+    'www.example. 3600 IN A 192.0.2.10',
+    'www.example. 3600 IN AAAA 2001:db8::10',
+  ]);
 });
 
 t.test('names outside our zones are REFUSED', async (t) => {
@@ -174,15 +212,31 @@ t.test('names outside our zones are REFUSED', async (t) => {
   t.same(r.flags, ['qr', 'rd']);
   t.same(r.answer, []);
   t.ok(r.msg.edns, 'OPT echoed');
-  const fwd = ask('www.google.com', 'A', { rd: true }, { ...defaultPolicy, forwardNetworks: new CidrList(['192.0.2.0/24']) });
+  const fwd = ask(
+    'www.google.com',
+    'A',
+    { rd: true },
+    { ...defaultPolicy, forwardNetworks: new CidrList(['192.0.2.0/24']) },
+  );
   t.equal(fwd.kind, 'forward', 'clients of a listed network are forwarded');
-  const other = handleQuery(query('www.google.com', 'A'), zones, { ...defaultPolicy, forwardNetworks: new CidrList(['10.0.0.0/8']) }, { transport: 'udp', client: '192.0.2.200' });
+  const other = handleQuery(
+    query('www.google.com', 'A'),
+    zones,
+    { ...defaultPolicy, forwardNetworks: new CidrList(['10.0.0.0/8']) },
+    { transport: 'udp', client: '192.0.2.200' },
+  );
   t.equal(other.kind === 'reply' && view(other.bytes).rcode, 'REFUSED');
-  t.equal(other.kind === 'reply' && other.cacheable, false, 'an ACL-dependent answer is not cached');
+  t.equal(
+    other.kind === 'reply' && other.cacheable,
+    false,
+    'an ACL-dependent answer is not cached',
+  );
 });
 
 t.test('reverse zone PTR', async (t) => {
-  t.same(reply('10.2.0.192.in-addr.arpa', 'PTR').answer, ['10.2.0.192.in-addr.arpa. 3600 IN PTR www.example.']);
+  t.same(reply('10.2.0.192.in-addr.arpa', 'PTR').answer, [
+    '10.2.0.192.in-addr.arpa. 3600 IN PTR www.example.',
+  ]);
 });
 
 t.test('EDNS: OPT echoed, DO copied, BADVERS for version 1', async (t) => {
@@ -210,9 +264,15 @@ t.test('truncation: TC with the question only, then the full answer over TCP', a
   t.equal(tcp.answer.length, 40);
   // Optional additional data that does not fit is left out without TC (RFC 2181 §9).
   const tiny = zoneSet(
-    zoneFromText('t.', `$TTL 60\n@ SOA ns h 1 1 1 1 1\n@ NS ns\nns A 192.0.2.1\n${Array.from({ length: 20 }, (_, i) => `@ MX ${i} m${i}\nm${i} A 192.0.2.${i + 2}`).join('\n')}\n`),
+    zoneFromText(
+      't.',
+      `$TTL 60\n@ SOA ns h 1 1 1 1 1\n@ NS ns\nns A 192.0.2.1\n${Array.from({ length: 20 }, (_, i) => `@ MX ${i} m${i}\nm${i} A 192.0.2.${i + 2}`).join('\n')}\n`,
+    ),
   );
-  const out = handleQuery(query('t', 'MX'), tiny, defaultPolicy, { transport: 'udp', client: '127.0.0.1' });
+  const out = handleQuery(query('t', 'MX'), tiny, defaultPolicy, {
+    transport: 'udp',
+    client: '127.0.0.1',
+  });
   const v = out.kind === 'reply' ? view(out.bytes) : undefined;
   t.ok(v && !v.flags.includes('tc'), 'no TC for dropped additional data');
   t.equal(v?.answer.length, 20);
@@ -224,16 +284,29 @@ t.test('CHAOS version.bind hidden or configured', async (t) => {
   const hidden = reply('version.bind', 'TXT', { qclass: CLASS.CH });
   t.equal(hidden.rcode, 'NOERROR');
   t.same(hidden.answer, []);
-  t.same(hidden.authority, ['version.bind. 86400 CH SOA version.bind. hostmaster.version.bind. 0 28800 7200 604800 86400']);
+  t.same(hidden.authority, [
+    'version.bind. 86400 CH SOA version.bind. hostmaster.version.bind. 0 28800 7200 604800 86400',
+  ]);
   t.equal(reply('foo.bind', 'TXT', { qclass: CLASS.CH }).rcode, 'REFUSED');
-  const v = reply('version.bind', 'TXT', { qclass: CLASS.CH }, { ...defaultPolicy, version: 'netsvc' });
+  const v = reply(
+    'version.bind',
+    'TXT',
+    { qclass: CLASS.CH },
+    { ...defaultPolicy, version: 'netsvc' },
+  );
   t.same(v.answer, ['version.bind. 0 CH TXT "netsvc"']);
 });
 
 t.test('zone transfer: refused by default, allowed by ACL over TCP only', async (t) => {
   const refused = ask('example', 'AXFR', {}, defaultPolicy, 'tcp');
   t.equal(refused.kind === 'reply' && view(refused.bytes).rcode, 'REFUSED');
-  const allowed = ask('example', 'AXFR', {}, { ...defaultPolicy, transferAllow: new CidrList(['192.0.2.0/24']) }, 'tcp');
+  const allowed = ask(
+    'example',
+    'AXFR',
+    {},
+    { ...defaultPolicy, transferAllow: new CidrList(['192.0.2.0/24']) },
+    'tcp',
+  );
   t.equal(allowed.kind, 'transfer');
   if (allowed.kind === 'transfer') {
     const lines = allowed.messages.flatMap((m) => view(m).answer);
@@ -241,9 +314,21 @@ t.test('zone transfer: refused by default, allowed by ACL over TCP only', async 
     t.match(lines[lines.length - 1], /SOA/);
     t.equal(lines.length, example.recordCount + 1);
   }
-  const udp = ask('example', 'AXFR', {}, { ...defaultPolicy, transferAllow: new CidrList(['0.0.0.0/0']) }, 'udp');
+  const udp = ask(
+    'example',
+    'AXFR',
+    {},
+    { ...defaultPolicy, transferAllow: new CidrList(['0.0.0.0/0']) },
+    'udp',
+  );
   t.equal(udp.kind === 'reply' && view(udp.bytes).rcode, 'FORMERR', 'AXFR over UDP');
-  const notOurs = ask('other', 'AXFR', {}, { ...defaultPolicy, transferAllow: new CidrList(['0.0.0.0/0']) }, 'tcp');
+  const notOurs = ask(
+    'other',
+    'AXFR',
+    {},
+    { ...defaultPolicy, transferAllow: new CidrList(['0.0.0.0/0']) },
+    'tcp',
+  );
   t.equal(notOurs.kind === 'reply' && view(notOurs.bytes).rcode, 'NOTAUTH');
 });
 
@@ -267,25 +352,43 @@ t.test('opcodes and malformed queries', async (t) => {
   t.equal(r0.kind === 'reply' && r0.bytes[3]! & 0xf, 1, 'no question: FORMERR');
   const resp = Uint8Array.from(q);
   resp[2] = resp[2]! | 0x80;
-  t.same(handleQuery(resp, zones, defaultPolicy, { transport: 'udp', client: '127.0.0.1' }), { kind: 'drop', reason: 'response' });
-  t.same(handleQuery(q.subarray(0, 11), zones, defaultPolicy, { transport: 'udp', client: '127.0.0.1' }), { kind: 'drop', reason: 'short' });
+  t.same(handleQuery(resp, zones, defaultPolicy, { transport: 'udp', client: '127.0.0.1' }), {
+    kind: 'drop',
+    reason: 'response',
+  });
+  t.same(
+    handleQuery(q.subarray(0, 11), zones, defaultPolicy, { transport: 'udp', client: '127.0.0.1' }),
+    { kind: 'drop', reason: 'short' },
+  );
   const trailing = Uint8Array.from([...q, 0]);
   const rt = handleQuery(trailing, zones, defaultPolicy, { transport: 'udp', client: '127.0.0.1' });
   t.equal(rt.kind === 'reply' && rt.bytes[3]! & 0xf, 1, 'trailing garbage: FORMERR');
   // OPT with a non-root owner.
   const opt = query('www.example', 'A', { edns: 1232 });
-  const badOwner = Uint8Array.from([...opt.subarray(0, opt.length - 11), 1, 0x61, ...opt.subarray(opt.length - 11)]);
+  const badOwner = Uint8Array.from([
+    ...opt.subarray(0, opt.length - 11),
+    1,
+    0x61,
+    ...opt.subarray(opt.length - 11),
+  ]);
   const rb = handleQuery(badOwner, zones, defaultPolicy, { transport: 'udp', client: '127.0.0.1' });
   t.equal(rb.kind === 'reply' && rb.bytes.length, 12);
 });
 
 t.test('every truncated prefix and random bytes never throw', async (t) => {
-  const samples = [query('www.example', 'A', { edns: 1232 }), query('chain1.example', 'ANY', { rd: true }), query('example', 'AXFR')];
+  const samples = [
+    query('www.example', 'A', { edns: 1232 }),
+    query('chain1.example', 'ANY', { rd: true }),
+    query('example', 'AXFR'),
+  ];
   let n = 0;
   for (const s of samples) {
     for (let i = 0; i <= s.length; i++) {
       for (const transport of ['udp', 'tcp'] as const) {
-        const out = handleQuery(s.subarray(0, i), zones, defaultPolicy, { transport, client: '127.0.0.1' });
+        const out = handleQuery(s.subarray(0, i), zones, defaultPolicy, {
+          transport,
+          client: '127.0.0.1',
+        });
         if (i < 12) t.equal(out.kind, 'drop');
         n++;
       }
@@ -294,7 +397,10 @@ t.test('every truncated prefix and random bytes never throw', async (t) => {
   t.ok(n > 100);
   fc.assert(
     fc.property(fc.uint8Array({ minLength: 0, maxLength: 600 }), (bytes) => {
-      const out = handleQuery(bytes, zones, defaultPolicy, { transport: 'udp', client: '127.0.0.1' });
+      const out = handleQuery(bytes, zones, defaultPolicy, {
+        transport: 'udp',
+        client: '127.0.0.1',
+      });
       return out.kind === 'drop' || out.kind === 'reply' || out.kind === 'forward';
     }),
     { numRuns: 3000 },
@@ -302,12 +408,17 @@ t.test('every truncated prefix and random bytes never throw', async (t) => {
   // Mutations of a valid query: flip bytes anywhere.
   const base = query('a.b.wild.example', 'TXT', { edns: 1232 });
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), (edits) => {
-      const b = Uint8Array.from(base);
-      for (const [i, v] of edits) b[i] = v;
-      const out = handleQuery(b, zones, defaultPolicy, { transport: 'tcp', client: '127.0.0.1' });
-      return out.kind !== undefined;
-    }),
+    fc.property(
+      fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), {
+        maxLength: 6,
+      }),
+      (edits) => {
+        const b = Uint8Array.from(base);
+        for (const [i, v] of edits) b[i] = v;
+        const out = handleQuery(b, zones, defaultPolicy, { transport: 'tcp', client: '127.0.0.1' });
+        return out.kind !== undefined;
+      },
+    ),
     { numRuns: 3000 },
   );
 });

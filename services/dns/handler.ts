@@ -66,7 +66,14 @@ export type Outcome =
       truncated: boolean;
     }
   | { kind: 'drop'; reason: 'short' | 'response' }
-  | { kind: 'transfer'; messages: Uint8Array[]; qtype: number; rcode: 0; records: number; zone: string }
+  | {
+      kind: 'transfer';
+      messages: Uint8Array[];
+      qtype: number;
+      rcode: 0;
+      records: number;
+      zone: string;
+    }
   | { kind: 'forward'; query: Message; qtype: number };
 
 /** BIND's max-restarts is 11 (9.18); a chain longer than that stops where it is. */
@@ -112,7 +119,9 @@ interface Built {
 }
 
 function isMetaType(t: number): boolean {
-  return t === TYPE.OPT || (t >= 128 && t <= 255 && t !== TYPE.ANY && t !== TYPE.AXFR && t !== TYPE.IXFR);
+  return (
+    t === TYPE.OPT || (t >= 128 && t <= 255 && t !== TYPE.ANY && t !== TYPE.AXFR && t !== TYPE.IXFR)
+  );
 }
 
 /** Write a reply: question, sections, OPT; TC with the question only if the answer does not fit. */
@@ -156,14 +165,26 @@ function render(
     ext = rcode >>> 4;
     w.addOpt(udpSize, ext, edns.flags & EDNS_DO);
   }
-  return { bytes: w.finish(q.id, responseFlags(q.flags, { aa, tc, ra, rcode: rcode & 0xf })), truncated: tc };
+  return {
+    bytes: w.finish(q.id, responseFlags(q.flags, { aa, tc, ra, rcode: rcode & 0xf })),
+    truncated: tc,
+  };
 }
 
 function chaos(q: Message, question: Question, policy: DnsPolicy, limit: number): Uint8Array {
   const zone = CHAOS_ZONES.find((z) => nameEquals(z.name, question.qname));
-  if (!zone) return render(q, question, undefined, RCODE.REFUSED, false, false, limit, policy.udpSize).bytes;
-  const text = zone.value === 'version' ? policy.version : zone.value === 'hostname' ? policy.hostname : null;
-  const built: Built = { answers: [], authority: [], additional: [], rcode: 0, aa: true, authorityRequired: true };
+  if (!zone)
+    return render(q, question, undefined, RCODE.REFUSED, false, false, limit, policy.udpSize).bytes;
+  const text =
+    zone.value === 'version' ? policy.version : zone.value === 'hostname' ? policy.hostname : null;
+  const built: Built = {
+    answers: [],
+    authority: [],
+    additional: [],
+    rcode: 0,
+    aa: true,
+    authorityRequired: true,
+  };
   if (text === null || (question.qtype !== TYPE.TXT && question.qtype !== TYPE.ANY)) {
     built.authority.push({ rr: chaosSoa(zone.name) });
   } else {
@@ -171,7 +192,9 @@ function chaos(q: Message, question: Question, policy: DnsPolicy, limit: number)
     const rdata = new Uint8Array(bytes.length + 1);
     rdata[0] = bytes.length;
     rdata.set(bytes, 1);
-    built.answers.push({ rr: { owner: zone.name, type: TYPE.TXT, class: CLASS.CH, ttl: 0, rdata } });
+    built.answers.push({
+      rr: { owner: zone.name, type: TYPE.TXT, class: CLASS.CH, ttl: 0, rdata },
+    });
   }
   return render(q, question, built, RCODE.NOERROR, true, false, limit, policy.udpSize).bytes;
 }
@@ -195,10 +218,16 @@ function additionalTarget(rr: RR): Uint8Array | undefined {
  * as BIND does (the differential test showed it leaves out addresses held in another of
  * its zones), and not an RRset the answer section already holds.
  */
-function addAddresses(built: Built, zone: Zone, names: Iterable<Uint8Array>, required: (name: Uint8Array) => boolean): void {
+function addAddresses(
+  built: Built,
+  zone: Zone,
+  names: Iterable<Uint8Array>,
+  required: (name: Uint8Array) => boolean,
+): void {
   const inAnswer = new Set<string>();
   for (const a of built.answers) {
-    if (a.rr.type === TYPE.A || a.rr.type === TYPE.AAAA) inAnswer.add(`${nameKey(a.owner ?? a.rr.owner)}/${a.rr.type}`);
+    if (a.rr.type === TYPE.A || a.rr.type === TYPE.AAAA)
+      inAnswer.add(`${nameKey(a.owner ?? a.rr.owner)}/${a.rr.type}`);
   }
   const seen = new Set<string>();
   for (const n of names) {
@@ -210,8 +239,10 @@ function addAddresses(built: Built, zone: Zone, names: Iterable<Uint8Array>, req
     if (!node) continue;
     const a = node.sets.get(TYPE.A);
     const aaaa = node.sets.get(TYPE.AAAA);
-    if (a && !inAnswer.has(`${k}/${TYPE.A}`)) built.additional.push({ rrs: a, required: required(n) });
-    if (aaaa && !inAnswer.has(`${k}/${TYPE.AAAA}`)) built.additional.push({ rrs: aaaa, required: false });
+    if (a && !inAnswer.has(`${k}/${TYPE.A}`))
+      built.additional.push({ rrs: a, required: required(n) });
+    if (aaaa && !inAnswer.has(`${k}/${TYPE.AAAA}`))
+      built.additional.push({ rrs: aaaa, required: false });
   }
 }
 
@@ -221,15 +252,29 @@ function foldCase(name: Uint8Array): Uint8Array {
   let i = 0;
   while (i < out.length && out[i] !== 0) {
     const len = out[i]!;
-    for (let j = i + 1; j <= i + len; j++) if (out[j]! >= 0x41 && out[j]! <= 0x5a) out[j] = out[j]! | 0x20;
+    for (let j = i + 1; j <= i + len; j++)
+      if (out[j]! >= 0x41 && out[j]! <= 0x5a) out[j] = out[j]! | 0x20;
     i += len + 1;
   }
   return out;
 }
 
 /** Answer from our zones: RFC 1034 §4.3.2 with CNAME restarts. */
-function resolve(zones: ZoneSet, first: Zone, question: Question, rd: boolean, policy: DnsPolicy): Built {
-  const built: Built = { answers: [], authority: [], additional: [], rcode: RCODE.NOERROR, aa: true, authorityRequired: false };
+function resolve(
+  zones: ZoneSet,
+  first: Zone,
+  question: Question,
+  rd: boolean,
+  policy: DnsPolicy,
+): Built {
+  const built: Built = {
+    answers: [],
+    authority: [],
+    additional: [],
+    rcode: RCODE.NOERROR,
+    aa: true,
+    authorityRequired: false,
+  };
   const qtype = question.qtype;
   let name = question.qname;
   let zone: Zone | undefined = first;
@@ -298,7 +343,10 @@ function resolve(zones: ZoneSet, first: Zone, question: Question, rd: boolean, p
     }
     const withAuthority = minimal === 'no' || (minimal === 'no-auth-recursive' && !rd);
     // Not when the answer already holds the apex NS RRset (NS or ANY at the apex).
-    if (withAuthority && !((qtype === TYPE.NS || qtype === TYPE.ANY) && nameEquals(name, finalZone.origin))) {
+    if (
+      withAuthority &&
+      !((qtype === TYPE.NS || qtype === TYPE.ANY) && nameEquals(name, finalZone.origin))
+    ) {
       const ns = finalZone.apexNs();
       for (const rr of ns) {
         built.authority.push({ rr });
@@ -336,7 +384,12 @@ function u16(b: Uint8Array, o: number): number {
 }
 
 /** Handle one query. Never throws for any input (the fuzz tests hold it to that). */
-export function handleQuery(bytes: Uint8Array, zones: ZoneSet, policy: DnsPolicy, ctx: QueryContext): Outcome {
+export function handleQuery(
+  bytes: Uint8Array,
+  zones: ZoneSet,
+  policy: DnsPolicy,
+  ctx: QueryContext,
+): Outcome {
   // RFC 1035 §4.1.1: shorter than a header, or a response: nothing to answer.
   if (bytes.length < HEADER_SIZE) return { kind: 'drop', reason: 'short' };
   const flags = u16(bytes, 2);
@@ -346,20 +399,47 @@ export function handleQuery(bytes: Uint8Array, zones: ZoneSet, policy: DnsPolicy
     q = decodeMessage(bytes);
   } catch (e) {
     if (!(e instanceof FormatError)) throw e;
-    return { kind: 'reply', bytes: bareReply(bytes, RCODE.FORMERR), qtype: -1, rcode: RCODE.FORMERR, cacheable: false, truncated: false };
+    return {
+      kind: 'reply',
+      bytes: bareReply(bytes, RCODE.FORMERR),
+      qtype: -1,
+      rcode: RCODE.FORMERR,
+      cacheable: false,
+      truncated: false,
+    };
   }
   if (q.questions.length !== 1) {
     // A query carries exactly one question (RFC 9619); BIND answers others with FORMERR,
     // keeping the OPT when the message itself parsed (RFC 6891 §7).
-    const r = render(q, undefined, undefined, RCODE.FORMERR, false, false, CLASSIC_UDP, policy.udpSize);
-    return { kind: 'reply', bytes: r.bytes, qtype: -1, rcode: RCODE.FORMERR, cacheable: false, truncated: false };
+    const r = render(
+      q,
+      undefined,
+      undefined,
+      RCODE.FORMERR,
+      false,
+      false,
+      CLASSIC_UDP,
+      policy.udpSize,
+    );
+    return {
+      kind: 'reply',
+      bytes: r.bytes,
+      qtype: -1,
+      rcode: RCODE.FORMERR,
+      cacheable: false,
+      truncated: false,
+    };
   }
   const question = q.questions[0]!;
   const qtype = question.qtype;
   const udpSize = policy.udpSize;
   // RFC 6891 §6.2.3/§6.2.5: payload sizes below 512 are treated as 512; we send at most ours.
   const limit =
-    ctx.transport === 'tcp' ? 65535 : q.edns ? Math.min(Math.max(q.edns.udpSize, CLASSIC_UDP), udpSize) : CLASSIC_UDP;
+    ctx.transport === 'tcp'
+      ? 65535
+      : q.edns
+        ? Math.min(Math.max(q.edns.udpSize, CLASSIC_UDP), udpSize)
+        : CLASSIC_UDP;
   const reply = (rcode: number, built?: Built, cacheable = true): Outcome => {
     const r = render(q, question, built, rcode, built?.aa ?? false, false, limit, udpSize);
     return { kind: 'reply', bytes: r.bytes, qtype, rcode, cacheable, truncated: r.truncated };
@@ -373,17 +453,38 @@ export function handleQuery(bytes: Uint8Array, zones: ZoneSet, policy: DnsPolicy
     // (RFC 1996 §3.7, §4.7); dynamic updates are not permitted (RFC 2136 §3.3: REFUSED).
     // Both as BIND answers them, question echoed.
     const ours = q.opcode === OPCODE.NOTIFY && zones.get(question.qname) !== undefined;
-    const built: Built = { answers: [], authority: [], additional: [], rcode: 0, aa: ours, authorityRequired: false };
+    const built: Built = {
+      answers: [],
+      authority: [],
+      additional: [],
+      rcode: 0,
+      aa: ours,
+      authorityRequired: false,
+    };
     return reply(ours ? RCODE.NOERROR : RCODE.REFUSED, built, false);
   }
   if (q.opcode !== OPCODE.QUERY) {
     // BIND answers other opcodes NOTIMP without echoing the question.
     const r = render(q, undefined, undefined, RCODE.NOTIMP, false, false, limit, udpSize);
-    return { kind: 'reply', bytes: r.bytes, qtype, rcode: RCODE.NOTIMP, cacheable: false, truncated: false };
+    return {
+      kind: 'reply',
+      bytes: r.bytes,
+      qtype,
+      rcode: RCODE.NOTIMP,
+      cacheable: false,
+      truncated: false,
+    };
   }
   if (qtype === TYPE.OPT) return reply(RCODE.FORMERR, undefined, false);
   if (question.qclass === CLASS.CH) {
-    return { kind: 'reply', bytes: chaos(q, question, policy, limit), qtype, rcode: 0, cacheable: true, truncated: false };
+    return {
+      kind: 'reply',
+      bytes: chaos(q, question, policy, limit),
+      qtype,
+      rcode: 0,
+      cacheable: true,
+      truncated: false,
+    };
   }
   // Query classes as BIND answers them: the meta classes NONE and ANY and class 0 are
   // FORMERR in a query, HS has no data here (REFUSED), others are not implemented.
@@ -396,21 +497,56 @@ export function handleQuery(bytes: Uint8Array, zones: ZoneSet, policy: DnsPolicy
   if (qtype === TYPE.AXFR || qtype === TYPE.IXFR) {
     const zone = zones.get(question.qname);
     // The transfer ACL is checked first (BIND answers REFUSED to AXFR over UDP too).
-    if (zone && policy.transferAllow.has(ctx.client) && ctx.transport === 'udp' && qtype === TYPE.AXFR) {
+    if (
+      zone &&
+      policy.transferAllow.has(ctx.client) &&
+      ctx.transport === 'udp' &&
+      qtype === TYPE.AXFR
+    ) {
       // RFC 5936 §4.2: AXFR only over TCP.
       return reply(RCODE.FORMERR, undefined, false);
     }
     if (!zone || !policy.transferAllow.has(ctx.client)) {
-      const r = render(q, question, undefined, zone ? RCODE.REFUSED : RCODE.NOTAUTH, false, false, limit, udpSize);
-      return { kind: 'reply', bytes: r.bytes, qtype, rcode: zone ? RCODE.REFUSED : RCODE.NOTAUTH, cacheable: false, truncated: false };
+      const r = render(
+        q,
+        question,
+        undefined,
+        zone ? RCODE.REFUSED : RCODE.NOTAUTH,
+        false,
+        false,
+        limit,
+        udpSize,
+      );
+      return {
+        kind: 'reply',
+        bytes: r.bytes,
+        qtype,
+        rcode: zone ? RCODE.REFUSED : RCODE.NOTAUTH,
+        cacheable: false,
+        truncated: false,
+      };
     }
     if (ctx.transport === 'udp') {
       // RFC 1995 §2: an IXFR over UDP that does not fit gets the SOA alone: "come over TCP".
-      const built: Built = { answers: [{ rr: zone.soa }], authority: [], additional: [], rcode: 0, aa: true, authorityRequired: false };
+      const built: Built = {
+        answers: [{ rr: zone.soa }],
+        authority: [],
+        additional: [],
+        rcode: 0,
+        aa: true,
+        authorityRequired: false,
+      };
       return reply(RCODE.NOERROR, built, false);
     }
     const messages = transfer(q, question, zone);
-    return { kind: 'transfer', messages, qtype, rcode: 0, records: zone.recordCount + 1, zone: zone.originKey };
+    return {
+      kind: 'transfer',
+      messages,
+      qtype,
+      rcode: 0,
+      records: zone.recordCount + 1,
+      zone: zone.originKey,
+    };
   }
   if (isMetaType(qtype)) return reply(RCODE.NOTIMP, undefined, false);
 
@@ -423,7 +559,10 @@ export function handleQuery(bytes: Uint8Array, zones: ZoneSet, policy: DnsPolicy
   // BIND leaves out the optional authority and additional data when the client advertises
   // an EDNS buffer of 512 bytes or less (seen in the differential test); without EDNS it
   // keeps them. We do the same.
-  const effective: DnsPolicy = q.edns && q.edns.udpSize <= CLASSIC_UDP && ctx.transport === 'udp' ? { ...policy, minimalResponses: 'yes' } : policy;
+  const effective: DnsPolicy =
+    q.edns && q.edns.udpSize <= CLASSIC_UDP && ctx.transport === 'udp'
+      ? { ...policy, minimalResponses: 'yes' }
+      : policy;
   const built = resolve(zones, zone, question, (q.flags & FLAG.RD) !== 0, effective);
   return reply(built.rcode, built, true);
 }

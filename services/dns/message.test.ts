@@ -11,7 +11,10 @@ import { nameFromText, nameToText } from './name.js';
 import { rrToText } from './rdata-text.js';
 import { TYPE, CLASS, type RR } from './rr.js';
 
-const golden = readFileSync(fileURLToPath(new URL('./testdata/bind-golden.txt', import.meta.url)), 'utf8')
+const golden = readFileSync(
+  fileURLToPath(new URL('./testdata/bind-golden.txt', import.meta.url)),
+  'utf8',
+)
   .split('\n')
   .filter((l) => /^[QR] /.test(l))
   .map((l) => Buffer.from(l.slice(2), 'hex'));
@@ -21,11 +24,17 @@ t.test('decodes BIND responses, compressed names included', async (t) => {
   t.equal(r.flags & FLAG.QR, FLAG.QR);
   t.same(
     r.answers.map((a) => rrToText(a).replace(/\s+/g, ' ')),
-    ['web1.TIC2023.com. 604800 IN CNAME www.TIC2023.com.', 'www.TIC2023.com. 604800 IN A 192.168.0.5'],
+    [
+      'web1.TIC2023.com. 604800 IN CNAME www.TIC2023.com.',
+      'www.TIC2023.com. 604800 IN A 192.168.0.5',
+    ],
   );
   t.equal(r.edns?.udpSize, 1232);
   const soa = decodeMessage(golden[5]!).authorities[0]!;
-  t.equal(rrToText(soa).replace(/\s+/g, ' '), 'TIC2023.com. 604800 IN SOA TIC2023.com. root.TIC2023.com. 2 604800 86400 2419200 604800');
+  t.equal(
+    rrToText(soa).replace(/\s+/g, ' '),
+    'TIC2023.com. 604800 IN SOA TIC2023.com. root.TIC2023.com. 2 604800 86400 2419200 604800',
+  );
 });
 
 t.test('every golden message decodes; every strict prefix throws FormatError', async (t) => {
@@ -47,21 +56,24 @@ const arbName = fc.array(arbLabel, { maxLength: 5 }).map((labels) => {
   parts.push(0);
   return Uint8Array.from(parts);
 });
-const arbRR = fc.record({
-  owner: arbName,
-  type: fc.constantFrom(TYPE.A, TYPE.NS, TYPE.CNAME, TYPE.MX, TYPE.TXT, TYPE.SRV, 65280),
-  ttl: fc.nat(),
-  target: arbName,
-  raw: fc.uint8Array({ maxLength: 40 }),
-}).map(({ owner, type, ttl, target, raw }): RR => {
-  let rdata: Uint8Array;
-  if (type === TYPE.A) rdata = raw.subarray(0, 4).length === 4 ? raw.slice(0, 4) : Uint8Array.of(1, 2, 3, 4);
-  else if (type === TYPE.NS || type === TYPE.CNAME) rdata = target;
-  else if (type === TYPE.MX) rdata = Uint8Array.from([0, 10, ...target]);
-  else if (type === TYPE.SRV) rdata = Uint8Array.from([0, 1, 0, 2, 0x13, 0xc4, ...target]);
-  else rdata = raw;
-  return { owner, type, class: CLASS.IN, ttl, rdata };
-});
+const arbRR = fc
+  .record({
+    owner: arbName,
+    type: fc.constantFrom(TYPE.A, TYPE.NS, TYPE.CNAME, TYPE.MX, TYPE.TXT, TYPE.SRV, 65280),
+    ttl: fc.nat(),
+    target: arbName,
+    raw: fc.uint8Array({ maxLength: 40 }),
+  })
+  .map(({ owner, type, ttl, target, raw }): RR => {
+    let rdata: Uint8Array;
+    if (type === TYPE.A)
+      rdata = raw.subarray(0, 4).length === 4 ? raw.slice(0, 4) : Uint8Array.of(1, 2, 3, 4);
+    else if (type === TYPE.NS || type === TYPE.CNAME) rdata = target;
+    else if (type === TYPE.MX) rdata = Uint8Array.from([0, 10, ...target]);
+    else if (type === TYPE.SRV) rdata = Uint8Array.from([0, 1, 0, 2, 0x13, 0xc4, ...target]);
+    else rdata = raw;
+    return { owner, type, class: CLASS.IN, ttl, rdata };
+  });
 
 t.test('encode → decode round trip with compression', async (t) => {
   fc.assert(
@@ -86,7 +98,13 @@ t.test('encode → decode round trip with compression', async (t) => {
 t.test('compression reuses suffixes and never points forward', async (t) => {
   const w = new MessageWriter(512);
   w.addQuestion({ qname: nameFromText('www.example.com.'), qtype: 1, qclass: 1 });
-  w.addRR(1, { owner: nameFromText('www.example.com.'), type: TYPE.CNAME, class: 1, ttl: 1, rdata: nameFromText('mail.example.com.') });
+  w.addRR(1, {
+    owner: nameFromText('www.example.com.'),
+    type: TYPE.CNAME,
+    class: 1,
+    ttl: 1,
+    rdata: nameFromText('mail.example.com.'),
+  });
   const b = w.finish(1, FLAG.QR);
   // question 17 bytes name; owner = pointer; rdata = 'mail' + pointer to example.com.
   t.equal(b.length, 12 + 17 + 4 + 2 + 10 + 5 + 2);
@@ -97,7 +115,13 @@ t.test('compression reuses suffixes and never points forward', async (t) => {
 t.test('size limit: tryAddRR rolls back cleanly', async (t) => {
   const w = new MessageWriter(48);
   w.addQuestion({ qname: nameFromText('a.example.'), qtype: 1, qclass: 1 });
-  const rr: RR = { owner: nameFromText('a.example.'), type: TYPE.A, class: 1, ttl: 1, rdata: Uint8Array.of(1, 2, 3, 4) };
+  const rr: RR = {
+    owner: nameFromText('a.example.'),
+    type: TYPE.A,
+    class: 1,
+    ttl: 1,
+    rdata: Uint8Array.of(1, 2, 3, 4),
+  };
   t.ok(w.tryAddRR(1, rr));
   t.notOk(w.tryAddRR(1, { ...rr, owner: nameFromText('long-name-that-does-not-fit.example.') }));
   const m = decodeMessage(w.finish(1, FLAG.QR));
@@ -118,23 +142,39 @@ t.test('random bytes: decode or FormatError, nothing else', async (t) => {
   );
   // Mutations of real messages reach deeper into the parser.
   fc.assert(
-    fc.property(fc.constantFrom(...golden), fc.array(fc.tuple(fc.nat(400), fc.nat(255)), { maxLength: 4 }), (m, edits) => {
-      const b = Uint8Array.from(m);
-      for (const [i, v] of edits) b[i % b.length] = v;
-      try {
-        decodeMessage(b);
-      } catch (e) {
-        return e instanceof FormatError;
-      }
-      return true;
-    }),
+    fc.property(
+      fc.constantFrom(...golden),
+      fc.array(fc.tuple(fc.nat(400), fc.nat(255)), { maxLength: 4 }),
+      (m, edits) => {
+        const b = Uint8Array.from(m);
+        for (const [i, v] of edits) b[i % b.length] = v;
+        try {
+          decodeMessage(b);
+        } catch (e) {
+          return e instanceof FormatError;
+        }
+        return true;
+      },
+    ),
     { numRuns: 5000 },
   );
 });
 
 t.test('pointer loops and forward pointers are FORMERR material', async (t) => {
   const hdr = [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-  t.throws(() => decodeMessage(Uint8Array.from([...hdr, 0xc0, 12, 0, 1, 0, 1])), { code: 'ERR_DNS_FORMAT' }, 'self pointer');
-  t.throws(() => decodeMessage(Uint8Array.from([...hdr, 0xc0, 14, 0, 1, 0, 1, 0])), { code: 'ERR_DNS_FORMAT' }, 'forward pointer');
-  t.throws(() => decodeMessage(Uint8Array.from([...hdr, 0x40, 0, 0, 1, 0, 1])), { code: 'ERR_DNS_FORMAT' }, 'extended label type');
+  t.throws(
+    () => decodeMessage(Uint8Array.from([...hdr, 0xc0, 12, 0, 1, 0, 1])),
+    { code: 'ERR_DNS_FORMAT' },
+    'self pointer',
+  );
+  t.throws(
+    () => decodeMessage(Uint8Array.from([...hdr, 0xc0, 14, 0, 1, 0, 1, 0])),
+    { code: 'ERR_DNS_FORMAT' },
+    'forward pointer',
+  );
+  t.throws(
+    () => decodeMessage(Uint8Array.from([...hdr, 0x40, 0, 0, 1, 0, 1])),
+    { code: 'ERR_DNS_FORMAT' },
+    'extended label type',
+  );
 });

@@ -29,7 +29,15 @@ export const RCODE = {
   BADVERS: 16,
 } as const;
 
-export const FLAG = { QR: 0x8000, AA: 0x0400, TC: 0x0200, RD: 0x0100, RA: 0x0080, AD: 0x0020, CD: 0x0010 } as const;
+export const FLAG = {
+  QR: 0x8000,
+  AA: 0x0400,
+  TC: 0x0200,
+  RD: 0x0100,
+  RA: 0x0080,
+  AD: 0x0020,
+  CD: 0x0010,
+} as const;
 /** EDNS flag: DNSSEC OK (RFC 3225). */
 export const EDNS_DO = 0x8000;
 
@@ -156,7 +164,8 @@ export function decodeMessage(msg: Uint8Array): Message {
           if (o + 4 > rdStart + rdlen) throw new FormatError('truncated EDNS option');
           const code = u16(msg, o);
           const olen = u16(msg, o + 2);
-          if (o + 4 + olen > rdStart + rdlen) throw new FormatError('EDNS option runs past RDLENGTH');
+          if (o + 4 + olen > rdStart + rdlen)
+            throw new FormatError('EDNS option runs past RDLENGTH');
           options.push({ code, data: msg.slice(o + 4, o + 4 + olen) });
           o += 4 + olen;
         }
@@ -168,7 +177,13 @@ export function decodeMessage(msg: Uint8Array): Message {
           options,
         };
       } else {
-        sections[s]!.push({ owner: r.name, type, class: klass, ttl, rdata: readRdata(msg, type, rdStart, rdlen) });
+        sections[s]!.push({
+          owner: r.name,
+          type,
+          class: klass,
+          ttl,
+          rdata: readRdata(msg, type, rdStart, rdlen),
+        });
       }
       pos = rdStart + rdlen;
     }
@@ -188,7 +203,10 @@ export function decodeMessage(msg: Uint8Array): Message {
 }
 
 /** Build a response header flags word. */
-export function responseFlags(queryFlags: number, opts: { aa?: boolean; tc?: boolean; ra?: boolean; rcode: number }): number {
+export function responseFlags(
+  queryFlags: number,
+  opts: { aa?: boolean; tc?: boolean; ra?: boolean; rcode: number },
+): number {
   // Keep opcode (bits 11-14), RD and CD from the query (RFC 1035 §4.1.1; RFC 4035 §3.1.6).
   let f = FLAG.QR | (queryFlags & (0x7800 | FLAG.RD | FLAG.CD)) | (opts.rcode & 0xf);
   if (opts.aa) f |= FLAG.AA;
@@ -398,7 +416,12 @@ export class MessageWriter {
   }
 
   /** The OPT pseudo-record (RFC 6891 §6.1.2). Always call last. */
-  addOpt(udpSize: number, extendedRcode: number, flags: number, options: readonly { code: number; data: Uint8Array }[] = []): void {
+  addOpt(
+    udpSize: number,
+    extendedRcode: number,
+    flags: number,
+    options: readonly { code: number; data: Uint8Array }[] = [],
+  ): void {
     this.u8(0);
     this.u16(TYPE.OPT);
     this.u16(udpSize);

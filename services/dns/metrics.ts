@@ -19,19 +19,58 @@ export interface DnsMetrics {
 
 export function createDnsMetrics(registry: Registry): DnsMetrics {
   return {
-    queries: new FastCounter('dns_queries_total', 'Queries answered, by qtype, rcode and transport', ['qtype', 'rcode', 'transport'], registry),
-    dropped: new FastCounter('dns_dropped_total', 'Packets dropped without a reply, by reason', ['reason'], registry),
-    cacheHits: new FastCounter('dns_answer_cache_hits_total', 'Replies served from the answer cache', ['transport'], registry),
-    truncated: new FastCounter('dns_truncated_total', 'Replies sent with TC set', ['transport'], registry),
+    queries: new FastCounter(
+      'dns_queries_total',
+      'Queries answered, by qtype, rcode and transport',
+      ['qtype', 'rcode', 'transport'],
+      registry,
+    ),
+    dropped: new FastCounter(
+      'dns_dropped_total',
+      'Packets dropped without a reply, by reason',
+      ['reason'],
+      registry,
+    ),
+    cacheHits: new FastCounter(
+      'dns_answer_cache_hits_total',
+      'Replies served from the answer cache',
+      ['transport'],
+      registry,
+    ),
+    truncated: new FastCounter(
+      'dns_truncated_total',
+      'Replies sent with TC set',
+      ['transport'],
+      registry,
+    ),
     latency: new FastHistogram(
       'dns_query_duration_seconds',
       'Time from receiving a query to handing the reply to the socket',
       [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
       registry,
     ),
-    zoneSerial: new Gauge({ name: 'dns_zone_serial', help: 'SOA serial of each loaded zone', labelNames: ['zone'], registers: [registry] }),
-    zoneRecords: new Gauge({ name: 'dns_zone_records', help: 'Records loaded per zone', labelNames: ['zone'], registers: [registry] }),
-    tcpConnections: new Gauge({ name: 'dns_tcp_connections', help: 'Open TCP client connections', registers: [registry] }),
-    errors: new FastCounter('dns_internal_errors_total', 'Bugs caught at the adapter (answered SERVFAIL)', ['where'], registry),
+    zoneSerial: new Gauge({
+      name: 'dns_zone_serial',
+      help: 'SOA serial of each loaded zone',
+      labelNames: ['zone'],
+      registers: [registry],
+    }),
+    zoneRecords: new Gauge({
+      name: 'dns_zone_records',
+      help: 'Records loaded per zone',
+      labelNames: ['zone'],
+      registers: [registry],
+    }),
+    tcpConnections: new Gauge({
+      name: 'dns_tcp_connections',
+      help: 'Open TCP client connections',
+      registers: [registry],
+    }),
+    errors: new FastCounter(
+      'dns_internal_errors_total',
+      'Bugs caught at the adapter (answered SERVFAIL)',
+      ['where'],
+      registry,
+    ),
   };
 }

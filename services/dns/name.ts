@@ -170,7 +170,8 @@ export function nameFromText(text: string, origin: Uint8Array = ROOT): Uint8Arra
   if (cur.length > 0) labels.push(cur);
   let size = 1;
   for (const l of labels) {
-    if (l.length > MAX_LABEL) throw new NameError(`label longer than ${MAX_LABEL} bytes in "${text}"`);
+    if (l.length > MAX_LABEL)
+      throw new NameError(`label longer than ${MAX_LABEL} bytes in "${text}"`);
     size += l.length + 1;
   }
   const tail = absolute ? ROOT : origin;
@@ -194,7 +195,16 @@ export function nameToText(wire: Uint8Array): string {
     const len = wire[i]!;
     for (let j = i + 1; j <= i + len; j++) {
       const c = wire[j]!;
-      if (c === 0x2e || c === 0x5c || c === 0x22 || c === 0x3b || c === 0x28 || c === 0x29 || c === 0x40 || c === 0x24) {
+      if (
+        c === 0x2e ||
+        c === 0x5c ||
+        c === 0x22 ||
+        c === 0x3b ||
+        c === 0x28 ||
+        c === 0x29 ||
+        c === 0x40 ||
+        c === 0x24
+      ) {
         s += '\\' + String.fromCharCode(c);
       } else if (c <= 0x20 || c >= 0x7f) {
         s += '\\' + String(c).padStart(3, '0');

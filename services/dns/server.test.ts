@@ -60,7 +60,6 @@ async function setup(t: TestT, extra: Record<string, unknown> = {}) {
   return { server, port: server.bound[0]!.port, dir, registry };
 }
 
-
 t.test('UDP answers, cache hits keep IDs, metrics count', async (t) => {
   const { server, port, registry } = await setup(t);
   t.ok(server.ready());
@@ -91,7 +90,11 @@ t.test('TCP: pipelined queries in one write and byte by byte, idle close', async
   for (const byte of frame(query('test.example', 'SOA', { id: 12 }))) s.write(Buffer.of(byte));
   const closed = new Promise((ok) => s.once('close', ok));
   await closed; // the idle timeout (300 ms) closes the connection after the answers
-  t.same(got.map((m) => (m[0]! << 8) | m[1]!), [10, 11, 12], 'answers in order');
+  t.same(
+    got.map((m) => (m[0]! << 8) | m[1]!),
+    [10, 11, 12],
+    'answers in order',
+  );
   t.same(view(got[1]!).answer, ['ns1.test.example. 300 IN A 127.0.0.53']);
 });
 
@@ -99,16 +102,33 @@ t.test('reload: a broken zone keeps the old one serving; a good one replaces it'
   const { server, port, dir } = await setup(t);
   writeFileSync(join(dir, 'z.zone'), ZONE + 'bad line here with junk\n');
   await t.rejects(server.reload(), { code: 'ERR_DNS_ZONE_LOAD' });
-  t.same(view(await udpAsk(port, query('www.test.example', 'A'))).answer, ['www.test.example. 300 IN A 192.0.2.1']);
-  writeFileSync(join(dir, 'z.zone'), ZONE.replace('192.0.2.1', '192.0.2.2').replace(' 1 3600', ' 2 3600'));
+  t.same(view(await udpAsk(port, query('www.test.example', 'A'))).answer, [
+    'www.test.example. 300 IN A 192.0.2.1',
+  ]);
+  writeFileSync(
+    join(dir, 'z.zone'),
+    ZONE.replace('192.0.2.1', '192.0.2.2').replace(' 1 3600', ' 2 3600'),
+  );
   await server.reload();
-  t.same(view(await udpAsk(port, query('www.test.example', 'A', { id: 99 }))).answer, ['www.test.example. 300 IN A 192.0.2.2'], 'cache cleared on reload');
+  t.same(
+    view(await udpAsk(port, query('www.test.example', 'A', { id: 99 }))).answer,
+    ['www.test.example. 300 IN A 192.0.2.2'],
+    'cache cleared on reload',
+  );
 });
 
 t.test('start fails with file:line for a bad zone', async (t) => {
   const dir = t.testdir({ 'z.zone': ZONE + 'www A 999.1.1.1\n' });
-  const cfg = Value.Default(DnsConfig, { listen: [{ address: '127.0.0.1', port: 0 }], zones: [{ origin: 'test.example', file: 'z.zone' }] }) as DnsConfig;
-  const server = new DnsServer(cfg, dir, pino({ level: 'silent' }), createDnsMetrics(new Registry()));
+  const cfg = Value.Default(DnsConfig, {
+    listen: [{ address: '127.0.0.1', port: 0 }],
+    zones: [{ origin: 'test.example', file: 'z.zone' }],
+  }) as DnsConfig;
+  const server = new DnsServer(
+    cfg,
+    dir,
+    pino({ level: 'silent' }),
+    createDnsMetrics(new Registry()),
+  );
   await t.rejects(server.start(), { message: /z\.zone:6: .*999\.1\.1\.1/ });
 });
 
@@ -121,7 +141,13 @@ t.test('forwarding for listed networks, with a cache', async (t) => {
     const q = decodeMessage(m);
     const w = new MessageWriter(512);
     w.addQuestion(q.questions[0]!);
-    w.addRR(1, { owner: q.questions[0]!.qname, type: TYPE.A, class: CLASS.IN, ttl: 60, rdata: Uint8Array.of(198, 51, 100, 7) });
+    w.addRR(1, {
+      owner: q.questions[0]!.qname,
+      type: TYPE.A,
+      class: CLASS.IN,
+      ttl: 60,
+      rdata: Uint8Array.of(198, 51, 100, 7),
+    });
     upstream.send(w.finish(q.id, FLAG.QR | FLAG.RD | FLAG.RA), r.port, r.address);
   });
   await new Promise<void>((ok) => upstream.bind(0, '127.0.0.1', ok));
@@ -146,7 +172,11 @@ t.test('forwarding: silent upstream gives SERVFAIL', async (t) => {
   await new Promise<void>((ok) => dead.bind(0, '127.0.0.1', ok));
   t.teardown(() => dead.close());
   const { port } = await setup(t, {
-    forward: { networks: ['127.0.0.0/8'], upstreams: [`127.0.0.1:${dead.address().port}`], timeoutMs: 200 },
+    forward: {
+      networks: ['127.0.0.0/8'],
+      upstreams: [`127.0.0.1:${dead.address().port}`],
+      timeoutMs: 200,
+    },
   });
   t.equal(view(await udpAsk(port, query('example.net', 'A', { rd: true }))).rcode, 'SERVFAIL');
 });

@@ -8,7 +8,13 @@
  * SERVFAIL, and serving goes on (DESIGN.md rule 2).
  */
 import { createSocket, type Socket as UdpSocket, type RemoteInfo } from 'node:dgram';
-import { createServer, isIPv6, type Server as TcpServer, type Socket as TcpSocket, type AddressInfo } from 'node:net';
+import {
+  createServer,
+  isIPv6,
+  type Server as TcpServer,
+  type Socket as TcpSocket,
+  type AddressInfo,
+} from 'node:net';
 import type { Logger } from 'pino';
 import { CidrList } from '../../src/net/cidr.js';
 import { handleQuery, type DnsPolicy, type Outcome } from './handler.js';
@@ -25,7 +31,19 @@ import type { Zone } from './zone.js';
 import { Forwarder } from './forward-adapter.js';
 import { UdpWorkerPool, workersAvailable } from './worker-pool-adapter.js';
 
-const RCODE_TEXT = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'];
+const RCODE_TEXT = [
+  'NOERROR',
+  'FORMERR',
+  'SERVFAIL',
+  'NXDOMAIN',
+  'NOTIMP',
+  'REFUSED',
+  'YXDOMAIN',
+  'YXRRSET',
+  'NXRRSET',
+  'NOTAUTH',
+  'NOTZONE',
+];
 
 function rcodeText(r: number): string {
   return r === 16 ? 'BADVERS' : (RCODE_TEXT[r] ?? `RCODE${r}`);
@@ -66,7 +84,8 @@ export class DnsServer {
       hostname: cfg.hostname,
       minimalResponses: cfg.minimalResponses,
       transferAllow: new CidrList(cfg.transfer.allow),
-      forwardNetworks: cfg.forward.networks.length > 0 ? new CidrList(cfg.forward.networks) : undefined,
+      forwardNetworks:
+        cfg.forward.networks.length > 0 ? new CidrList(cfg.forward.networks) : undefined,
     };
     if (cfg.forward.networks.length > 0) {
       this.forwarder = new Forwarder(cfg.forward, log);
@@ -84,14 +103,20 @@ export class DnsServer {
         next.push(r.zone);
         this.metrics.zoneSerial.set({ zone: r.origin }, r.zone.serial);
         this.metrics.zoneRecords.set({ zone: r.origin }, r.zone.recordCount);
-        this.log.info({ zone: r.origin, serial: r.zone.serial, records: r.zone.recordCount, file: r.file }, 'zone loaded');
+        this.log.info(
+          { zone: r.origin, serial: r.zone.serial, records: r.zone.recordCount, file: r.file },
+          'zone loaded',
+        );
       } else {
         errors.push(...r.errors);
         for (const e of r.errors) this.log.error({ zone: r.origin }, e);
         const old = keepOld ? this.zones.get(this.originOf(z.origin)) : undefined;
         if (old) {
           next.push(old);
-          this.log.warn({ zone: r.origin, serial: old.serial }, 'zone file has errors; previous version keeps serving');
+          this.log.warn(
+            { zone: r.origin, serial: old.serial },
+            'zone file has errors; previous version keeps serving',
+          );
         }
       }
     }
@@ -142,11 +167,19 @@ export class DnsServer {
     }
     if (this.cfg.workers > 1) {
       if (workersAvailable()) {
-        this.pool = new UdpWorkerPool(this.cfg.workers - 1, this.cfg, this.configDir, this.log, this.metrics);
+        this.pool = new UdpWorkerPool(
+          this.cfg.workers - 1,
+          this.cfg,
+          this.configDir,
+          this.log,
+          this.metrics,
+        );
         await this.pool.start(this.udp);
         this.log.info({ processes: this.cfg.workers }, 'UDP served by worker processes');
       } else {
-        this.log.warn('workers > 1 needs the built worker entry (npm run build); serving UDP in one process');
+        this.log.warn(
+          'workers > 1 needs the built worker entry (npm run build); serving UDP in one process',
+        );
       }
     }
     this.started = true;
@@ -202,9 +235,19 @@ export class DnsServer {
     try {
       return handleQuery(msg, this.zones, this.policy, { transport, client });
     } catch (e) {
-      this.log.error({ err: e, client, transport, query: Buffer.from(msg).toString('base64') }, 'handler bug: answered SERVFAIL');
+      this.log.error(
+        { err: e, client, transport, query: Buffer.from(msg).toString('base64') },
+        'handler bug: answered SERVFAIL',
+      );
       this.metrics.errors.inc(['handler']);
-      return { kind: 'reply', bytes: bareReply(msg, RCODE.SERVFAIL), qtype: -1, rcode: RCODE.SERVFAIL, cacheable: false, truncated: false };
+      return {
+        kind: 'reply',
+        bytes: bareReply(msg, RCODE.SERVFAIL),
+        qtype: -1,
+        rcode: RCODE.SERVFAIL,
+        cacheable: false,
+        truncated: false,
+      };
     }
   }
 
@@ -227,14 +270,25 @@ export class DnsServer {
     this.finishUdp(sock, msg, rinfo, out, key, t0);
   }
 
-  private finishUdp(sock: UdpSocket, msg: Uint8Array, rinfo: RemoteInfo, out: Outcome, key: string, t0: number): void {
+  private finishUdp(
+    sock: UdpSocket,
+    msg: Uint8Array,
+    rinfo: RemoteInfo,
+    out: Outcome,
+    key: string,
+    t0: number,
+  ): void {
     switch (out.kind) {
       case 'drop':
         this.metrics.dropped.inc([out.reason]);
         return;
       case 'reply': {
         sock.send(out.bytes, rinfo.port, rinfo.address);
-        const cell = this.metrics.queries.cell([this.qtypeName(out.qtype), rcodeText(out.rcode), 'udp']);
+        const cell = this.metrics.queries.cell([
+          this.qtypeName(out.qtype),
+          rcodeText(out.rcode),
+          'udp',
+        ]);
         cell.n++;
         if (out.cacheable && key) this.cache.set(key, out.bytes, cell);
         if (out.truncated) this.metrics.truncated.inc(['udp']);
@@ -249,12 +303,21 @@ export class DnsServer {
     }
   }
 
-  private forward(out: Extract<Outcome, { kind: 'forward' }>, transport: 'udp' | 'tcp', send: (b: Uint8Array) => void, t0: number): void {
+  private forward(
+    out: Extract<Outcome, { kind: 'forward' }>,
+    transport: 'udp' | 'tcp',
+    send: (b: Uint8Array) => void,
+    t0: number,
+  ): void {
     if (!this.forwarder) return;
     this.forwarder.resolve(out.query, transport).then(
       (bytes) => {
         send(bytes);
-        this.metrics.queries.inc([this.qtypeName(out.qtype), rcodeText(bytes[3]! & 0xf), transport]);
+        this.metrics.queries.inc([
+          this.qtypeName(out.qtype),
+          rcodeText(bytes[3]! & 0xf),
+          transport,
+        ]);
         this.metrics.latency.observe((performance.now() - t0) / 1000);
       },
       (e: unknown) => {
@@ -298,7 +361,11 @@ export class DnsServer {
             break;
           case 'reply': {
             s.write(frame(out.bytes));
-            const cell = this.metrics.queries.cell([this.qtypeName(out.qtype), rcodeText(out.rcode), 'tcp']);
+            const cell = this.metrics.queries.cell([
+              this.qtypeName(out.qtype),
+              rcodeText(out.rcode),
+              'tcp',
+            ]);
             cell.n++;
             if (out.cacheable && key) this.cache.set(key, out.bytes, cell);
             this.metrics.latency.observe((performance.now() - t0) / 1000);
@@ -306,7 +373,10 @@ export class DnsServer {
           }
           case 'transfer':
             for (const m of out.messages) s.write(frame(m));
-            this.log.info({ client, zone: out.zone, records: out.records, messages: out.messages.length }, 'zone transfer');
+            this.log.info(
+              { client, zone: out.zone, records: out.records, messages: out.messages.length },
+              'zone transfer',
+            );
             this.metrics.queries.inc([this.qtypeName(out.qtype), 'NOERROR', 'tcp']);
             break;
           case 'forward':

@@ -2,15 +2,25 @@ import t from 'tap';
 import fc from 'fast-check';
 import { TcpFramer, frame } from './tcp-framing.js';
 
-const msgs = [Uint8Array.of(1, 2, 3), new Uint8Array(0), Uint8Array.from({ length: 300 }, (_, i) => i & 0xff)];
+const msgs = [
+  Uint8Array.of(1, 2, 3),
+  new Uint8Array(0),
+  Uint8Array.from({ length: 300 }, (_, i) => i & 0xff),
+];
 const stream = Buffer.concat(msgs.map((m) => frame(m)));
 
 t.test('whole, byte by byte, and with trailing bytes', async (t) => {
-  t.same(new TcpFramer().push(stream).map((m) => [...m]), msgs.map((m) => [...m]));
+  t.same(
+    new TcpFramer().push(stream).map((m) => [...m]),
+    msgs.map((m) => [...m]),
+  );
   const f = new TcpFramer();
   const out: number[][] = [];
   for (const b of stream) out.push(...f.push(Uint8Array.of(b)).map((m) => [...m]));
-  t.same(out, msgs.map((m) => [...m]));
+  t.same(
+    out,
+    msgs.map((m) => [...m]),
+  );
   const g = new TcpFramer();
   t.equal(g.push(Buffer.concat([stream, Buffer.from([0, 9, 1])])).length, 3);
   t.equal(g.buffered, 3, 'partial message kept');

@@ -17,9 +17,11 @@ import type { DnsPolicy } from './handler.js';
 export function zoneFromText(origin: string, text: string): Zone {
   const o = nameFromText(origin);
   const parsed = parseZoneFile(text, { origin: o, file: `<${origin}>` });
-  if (parsed.errors.length) throw new Error(parsed.errors.map((e) => `${e.line}: ${e.message}`).join('\n'));
+  if (parsed.errors.length)
+    throw new Error(parsed.errors.map((e) => `${e.line}: ${e.message}`).join('\n'));
   const checked = checkZone(parsed.records, o, { sources: parsed.sources });
-  if (checked.errors.length) throw new Error(checked.errors.map((e) => `${e.line}: ${e.message}`).join('\n'));
+  if (checked.errors.length)
+    throw new Error(checked.errors.map((e) => `${e.line}: ${e.message}`).join('\n'));
   return new Zone(o, checked.records);
 }
 
@@ -52,7 +54,11 @@ export function query(name: string, type: string, o: QueryOptions = {}): Uint8Ar
   const qtype = typeFromText(type);
   if (qtype === undefined) throw new Error(`unknown type ${type}`);
   const w = new MessageWriter(65535);
-  w.addQuestion({ qname: nameFromText(name.endsWith('.') ? name : name + '.'), qtype, qclass: o.qclass ?? CLASS.IN });
+  w.addQuestion({
+    qname: nameFromText(name.endsWith('.') ? name : name + '.'),
+    qtype,
+    qclass: o.qclass ?? CLASS.IN,
+  });
   if (o.edns !== undefined) w.addOpt(o.edns, 0, o.dnssecOk ? 0x8000 : 0, []);
   const bytes = w.finish(o.id ?? 0x1234, (o.rd ? FLAG.RD : 0) | ((o.opcode ?? 0) << 11));
   if (o.ednsVersion !== undefined) {
@@ -71,14 +77,31 @@ export interface ReplyView {
   additional: string[];
 }
 
-const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', '6', '7', '8', 'NOTAUTH'];
+const RCODES = [
+  'NOERROR',
+  'FORMERR',
+  'SERVFAIL',
+  'NXDOMAIN',
+  'NOTIMP',
+  'REFUSED',
+  '6',
+  '7',
+  '8',
+  'NOTAUTH',
+];
 
 /** Presentation lines with single spaces: `www.example. 3600 IN A 192.0.2.1`. */
 export function view(bytes: Uint8Array): ReplyView {
   const msg = decodeMessage(bytes);
   const line = (rr: Parameters<typeof rrToText>[0]): string => rrToText(rr).replace(/\s+/g, ' ');
   const flags: string[] = [];
-  for (const [n, f] of [['qr', FLAG.QR], ['aa', FLAG.AA], ['tc', FLAG.TC], ['rd', FLAG.RD], ['ra', FLAG.RA]] as const) {
+  for (const [n, f] of [
+    ['qr', FLAG.QR],
+    ['aa', FLAG.AA],
+    ['tc', FLAG.TC],
+    ['rd', FLAG.RD],
+    ['ra', FLAG.RA],
+  ] as const) {
     if (msg.flags & f) flags.push(n);
   }
   return {

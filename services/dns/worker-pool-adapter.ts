@@ -52,11 +52,18 @@ export class UdpWorkerPool {
 
   private spawn(): Promise<void> {
     const id = `w${++this.seq}`;
-    const child = fork(entry, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    const child = fork(entry, [], {
+      execArgv: [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    });
     const member = { child, id };
     this.members.push(member);
     const ready = new Promise<void>((ok, fail) => {
-      const timer = setTimeout(() => fail(new Error(`dns worker ${id} not ready within 15 s`)), 15000);
+      const timer = setTimeout(
+        () => fail(new Error(`dns worker ${id} not ready within 15 s`)),
+        15000,
+      );
       child.on('message', (m: WorkerMessage) => {
         if (m.type === 'ready') {
           clearTimeout(timer);
@@ -79,15 +86,32 @@ export class UdpWorkerPool {
       const now = Date.now();
       this.restarts = this.restarts.filter((t) => now - t < 60000);
       if (this.restarts.length >= RESTARTS_PER_MINUTE) {
-        this.log.error({ worker: id }, 'dns worker restart limit reached; serving with fewer workers');
+        this.log.error(
+          { worker: id },
+          'dns worker restart limit reached; serving with fewer workers',
+        );
         return;
       }
       this.restarts.push(now);
-      setTimeout(() => this.spawn().catch((e: unknown) => this.log.error({ err: e }, 'dns worker restart failed')), 1000).unref();
+      setTimeout(
+        () =>
+          this.spawn().catch((e: unknown) =>
+            this.log.error({ err: e }, 'dns worker restart failed'),
+          ),
+        1000,
+      ).unref();
     });
-    const init: ParentMessage = { type: 'init', cfg: this.cfg, configDir: this.configDir, id, sockets: this.sockets.length };
+    const init: ParentMessage = {
+      type: 'init',
+      cfg: this.cfg,
+      configDir: this.configDir,
+      id,
+      sockets: this.sockets.length,
+    };
     child.send(init);
-    this.sockets.forEach((s, index) => child.send({ type: 'socket', index } satisfies ParentMessage, s as never));
+    this.sockets.forEach((s, index) =>
+      child.send({ type: 'socket', index } satisfies ParentMessage, s as never),
+    );
     return ready;
   }
 

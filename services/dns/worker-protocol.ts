@@ -18,6 +18,4 @@ export interface WorkerReport {
 }
 
 export type WorkerMessage =
-  | { type: 'ready' }
-  | { type: 'failed'; error: string }
-  | { type: 'report'; report: WorkerReport };
+  { type: 'ready' } | { type: 'failed'; error: string } | { type: 'report'; report: WorkerReport };

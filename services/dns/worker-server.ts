@@ -23,7 +23,10 @@ let init: Extract<ParentMessage, { type: 'init' }> | undefined;
 
 function maybeStart(): void {
   if (!init || sockets.length < expected || server) return;
-  const log = createRootLogger({ level: 'info', format: 'json' }).child({ svc: 'dns', worker: init.id });
+  const log = createRootLogger({ level: 'info', format: 'json' }).child({
+    svc: 'dns',
+    worker: init.id,
+  });
   server = new DnsServer({ ...init.cfg, workers: 1 }, init.configDir, log, metrics);
   try {
     server.startShared(sockets);

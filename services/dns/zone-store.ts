@@ -18,7 +18,8 @@ export interface ZoneLoad {
   readonly warnings: string[];
 }
 
-const fmt = (i: ZoneIssue): string => (i.line > 0 ? `${i.file}:${i.line}: ${i.message}` : `${i.file}: ${i.message}`);
+const fmt = (i: ZoneIssue): string =>
+  i.line > 0 ? `${i.file}:${i.line}: ${i.message}` : `${i.file}: ${i.message}`;
 
 export function loadZoneFile(originText: string, fileRel: string, configDir: string): ZoneLoad {
   const file = resolve(configDir, fileRel);
@@ -27,13 +28,25 @@ export function loadZoneFile(originText: string, fileRel: string, configDir: str
   try {
     origin = nameFromText(originName);
   } catch (e) {
-    return { origin: originName, file, zone: undefined, errors: [`${file}: bad origin ${originText}: ${(e as Error).message}`], warnings: [] };
+    return {
+      origin: originName,
+      file,
+      zone: undefined,
+      errors: [`${file}: bad origin ${originText}: ${(e as Error).message}`],
+      warnings: [],
+    };
   }
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    return { origin: originName, file, zone: undefined, errors: [`${file}: cannot read: ${(e as Error).message}`], warnings: [] };
+    return {
+      origin: originName,
+      file,
+      zone: undefined,
+      errors: [`${file}: cannot read: ${(e as Error).message}`],
+      warnings: [],
+    };
   }
   // $INCLUDE paths are relative to the including file's directory, as in BIND.
   const parsed = parseZoneFile(text, {
@@ -43,14 +56,28 @@ export function loadZoneFile(originText: string, fileRel: string, configDir: str
   });
   const errors = parsed.errors.map(fmt);
   const warnings = parsed.warnings.map(fmt);
-  if (errors.length > 0) return { origin: nameToText(origin), file, zone: undefined, errors, warnings };
+  if (errors.length > 0)
+    return { origin: nameToText(origin), file, zone: undefined, errors, warnings };
   const checked = checkZone(parsed.records, origin, { file, sources: parsed.sources });
   errors.push(...checked.errors.map(fmt));
   warnings.push(...checked.warnings.map(fmt));
-  if (errors.length > 0) return { origin: nameToText(origin), file, zone: undefined, errors, warnings };
+  if (errors.length > 0)
+    return { origin: nameToText(origin), file, zone: undefined, errors, warnings };
   try {
-    return { origin: nameToText(origin), file, zone: new Zone(origin, checked.records), errors, warnings };
+    return {
+      origin: nameToText(origin),
+      file,
+      zone: new Zone(origin, checked.records),
+      errors,
+      warnings,
+    };
   } catch (e) {
-    return { origin: nameToText(origin), file, zone: undefined, errors: [`${file}: ${(e as Error).message}`], warnings };
+    return {
+      origin: nameToText(origin),
+      file,
+      zone: undefined,
+      errors: [`${file}: ${(e as Error).message}`],
+      warnings,
+    };
   }
 }

@@ -128,12 +128,19 @@ export class Zone {
     return this.fromNode(closest!, closest!.owner, qtype, false);
   }
 
-  private fromNode(node: ZoneNode, owner: Uint8Array, qtype: number, synthesized: boolean): LookupResult {
+  private fromNode(
+    node: ZoneNode,
+    owner: Uint8Array,
+    qtype: number,
+    synthesized: boolean,
+  ): LookupResult {
     const cname = node.sets.get(TYPE.CNAME);
     if (qtype === TYPE.ANY) {
       const all: RR[] = [];
       for (const set of node.sets.values()) all.push(...set);
-      return all.length > 0 ? { kind: 'answer', rrs: all, owner, synthesized } : { kind: 'nodata', synthesized };
+      return all.length > 0
+        ? { kind: 'answer', rrs: all, owner, synthesized }
+        : { kind: 'nodata', synthesized };
     }
     const set = node.sets.get(qtype);
     if (set) return { kind: 'answer', rrs: set, owner, synthesized };

@@ -615,7 +615,16 @@ export class FtpConnection {
                   if (used > acct.quotaBytes) throw new QuotaExceeded('quota exceeded');
                 }
               : undefined;
-          await race(receiveFile(sock, up.handle, up.start > 0 ? up.start : null, written, gate, () => (fileFailed = true)));
+          await race(
+            receiveFile(
+              sock,
+              up.handle,
+              up.start > 0 ? up.start : null,
+              written,
+              gate,
+              () => (fileFailed = true),
+            ),
+          );
           bytes = written.n;
         }
         await up.commit();

@@ -20,7 +20,10 @@ export function createHttpService(cfg: HttpConfig, ctx: ServiceContext): HttpSer
   return {
     async start() {
       // Fastify and the adapters load only when the service starts.
-      const [{ buildApp }, { createHttpServer }] = await Promise.all([import('./app-adapter.js'), import('./server.js')]);
+      const [{ buildApp }, { createHttpServer }] = await Promise.all([
+        import('./app-adapter.js'),
+        import('./server.js'),
+      ]);
       const app = buildApp(cfg, {
         configDir: ctx.configDir,
         dataDir: ctx.dataDir,

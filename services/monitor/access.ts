@@ -35,10 +35,15 @@ export class AccessCheck {
 
   /** `WWW-Authenticate` to send with a 401 (basic when configured, else bearer). */
   get challenge(): string {
-    return this.policy.basic.length > 0 ? 'Basic realm="netsvc monitor", charset="UTF-8"' : 'Bearer realm="netsvc monitor"';
+    return this.policy.basic.length > 0
+      ? 'Basic realm="netsvc monitor", charset="UTF-8"'
+      : 'Bearer realm="netsvc monitor"';
   }
 
-  async check(authorization: string | undefined, queryToken: string | undefined): Promise<AccessResult> {
+  async check(
+    authorization: string | undefined,
+    queryToken: string | undefined,
+  ): Promise<AccessResult> {
     if (this.open) return 'ok';
     if (this.tokenDigest) {
       const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1] ?? queryToken;
@@ -68,4 +73,5 @@ function sha256(s: string): Buffer {
 }
 
 /** hashPasswordSync('not a password') with N=16384: never matches a real login. */
-const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+const DUMMY_HASH =
+  'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';

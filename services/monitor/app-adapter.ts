@@ -60,13 +60,21 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) void reply.header(k, v);
     if (req.url.startsWith('/assets/')) return;
     const token = (req.query as Record<string, unknown> | undefined)?.token;
-    const r = await deps.access.check(req.headers.authorization, typeof token === 'string' ? token : undefined);
+    const r = await deps.access.check(
+      req.headers.authorization,
+      typeof token === 'string' ? token : undefined,
+    );
     if (r !== 'ok') {
-      return reply.code(401).header('www-authenticate', deps.access.challenge).send({ error: 'unauthorized' });
+      return reply
+        .code(401)
+        .header('www-authenticate', deps.access.challenge)
+        .send({ error: 'unauthorized' });
     }
   });
 
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(PAGE_HTML));
+  app.get('/', async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(PAGE_HTML),
+  );
   app.get<{ Params: { name: string } }>('/assets/:name', async (req, reply) => {
     const a = assets[req.params.name];
     if (!a) return reply.code(404).send({ error: 'not found' });
@@ -81,23 +89,32 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (!last) return reply.code(503).send({ error: 'no scrape yet' });
     return api(reply, last.status);
   });
-  app.get('/api/latest', async (_req, reply) => api(reply, { ts: deps.collector.last?.ts ?? null, values: deps.collector.last?.values ?? {} }));
+  app.get('/api/latest', async (_req, reply) =>
+    api(reply, { ts: deps.collector.last?.ts ?? null, values: deps.collector.last?.values ?? {} }),
+  );
   app.get('/api/keys', async (_req, reply) => api(reply, { keys: deps.history.keys() }));
-  app.get<{ Querystring: Record<string, string | undefined> }>('/api/series', async (req, reply) => {
-    const q = req.query;
-    const now = Math.floor(deps.now() / 1000);
-    const num = (s: string | undefined, dflt: number): number => {
-      const v = s === undefined ? NaN : Number(s);
-      return Number.isFinite(v) ? v : dflt;
-    };
-    const range = Math.max(60, Math.min(400 * 86400, num(q.range, 3600)));
-    const to = num(q.to, now);
-    const from = num(q.from, to - range);
-    if (!(from < to)) return reply.code(400).send({ error: 'from must be before to' });
-    const prefixes = (q.prefix ?? '').split(',').filter((p) => p.length > 0);
-    if (prefixes.length === 0) return reply.code(400).send({ error: 'prefix is required, e.g. prefix=svc/,host/cpu/' });
-    return api(reply, deps.history.query({ prefixes, from, to, points: num(q.points, 600) }, now));
-  });
+  app.get<{ Querystring: Record<string, string | undefined> }>(
+    '/api/series',
+    async (req, reply) => {
+      const q = req.query;
+      const now = Math.floor(deps.now() / 1000);
+      const num = (s: string | undefined, dflt: number): number => {
+        const v = s === undefined ? NaN : Number(s);
+        return Number.isFinite(v) ? v : dflt;
+      };
+      const range = Math.max(60, Math.min(400 * 86400, num(q.range, 3600)));
+      const to = num(q.to, now);
+      const from = num(q.from, to - range);
+      if (!(from < to)) return reply.code(400).send({ error: 'from must be before to' });
+      const prefixes = (q.prefix ?? '').split(',').filter((p) => p.length > 0);
+      if (prefixes.length === 0)
+        return reply.code(400).send({ error: 'prefix is required, e.g. prefix=svc/,host/cpu/' });
+      return api(
+        reply,
+        deps.history.query({ prefixes, from, to, points: num(q.points, 600) }, now),
+      );
+    },
+  );
   app.get('/api/state', async (_req, reply) => api(reply, deps.collector.last?.state ?? {}));
   app.get<{ Params: { svc: string } }>('/api/state/:svc', async (req, reply) => {
     const s = deps.collector.last?.state[req.params.svc];
@@ -106,7 +123,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.get('/api/events', async (req, reply) => {
-    if (clients.size >= MAX_EVENT_CLIENTS) return reply.code(503).send({ error: 'too many live connections' });
+    if (clients.size >= MAX_EVENT_CLIENTS)
+      return reply.code(503).send({ error: 'too many live connections' });
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {

@@ -35,7 +35,12 @@ export class Collector {
 
   constructor(
     private readonly cfg: MonitorConfig,
-    private readonly deps: { history: HistoryStore; log: Logger; clock: Clock; metrics: MonitorMetrics },
+    private readonly deps: {
+      history: HistoryStore;
+      log: Logger;
+      clock: Clock;
+      metrics: MonitorMetrics;
+    },
   ) {}
 
   start(): void {
@@ -80,7 +85,9 @@ export class Collector {
       deps.metrics.scrapes.inc([s.target, s.up ? 'ok' : 'down']);
       deps.metrics.scrapeSeconds.set({ target: s.target }, s.ms / 1000);
       if (s.up && Object.keys(s.services).length > 0) this.known.set(s.target, { ...s.services });
-      const services = s.up ? s.services : Object.fromEntries(Object.keys(this.known.get(s.target) ?? {}).map((k) => [k, false]));
+      const services = s.up
+        ? s.services
+        : Object.fromEntries(Object.keys(this.known.get(s.target) ?? {}).map((k) => [k, false]));
       inputs.push({ ...s, services });
       const values = new Map<string, number>([[`proc/${s.target}/up`, s.up ? 1 : 0]]);
       if (s.up) {
@@ -106,7 +113,8 @@ export class Collector {
     if (sip && !values.has('sip/registrations') && Array.isArray(sip.registrations)) {
       values.set('sip/registrations', sip.registrations.length);
     }
-    if (sip && !values.has('sip/calls') && Array.isArray(sip.calls)) values.set('sip/calls', sip.calls.length);
+    if (sip && !values.has('sip/calls') && Array.isArray(sip.calls))
+      values.set('sip/calls', sip.calls.length);
 
     deps.history.insert(ts, values);
     deps.metrics.series.set(deps.history.keys().length);

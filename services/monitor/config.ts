@@ -32,8 +32,16 @@ export const MonitorConfig = Type.Object(
     enabled: Type.Boolean({ default: true, description: 'Run the monitor' }),
     listen: Type.Object(
       {
-        address: Type.String({ default: '127.0.0.1', description: 'Address of the page and API (a private one)' }),
-        port: Type.Integer({ default: 18888, minimum: 0, maximum: 65535, description: 'Port; 0 picks a free one' }),
+        address: Type.String({
+          default: '127.0.0.1',
+          description: 'Address of the page and API (a private one)',
+        }),
+        port: Type.Integer({
+          default: 18888,
+          minimum: 0,
+          maximum: 65535,
+          description: 'Port; 0 picks a free one',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -45,12 +53,14 @@ export const MonitorConfig = Type.Object(
       default: 10,
       minimum: 1,
       maximum: 300,
-      description: 'Time between two scrapes of every target and the host (Prometheus default: 1 min; 10 s here, like RPi-Monitor)',
+      description:
+        'Time between two scrapes of every target and the host (Prometheus default: 1 min; 10 s here, like RPi-Monitor)',
     }),
     scrapeTimeoutMs: Type.Integer({
       default: 3000,
       minimum: 100,
-      description: 'Deadline of one HTTP request to a target; a target that misses it counts as down',
+      description:
+        'Deadline of one HTTP request to a target; a target that misses it counts as down',
     }),
     history: Type.Object(
       {
@@ -76,9 +86,15 @@ export const MonitorConfig = Type.Object(
     ),
     host: Type.Object(
       {
-        enabled: Type.Boolean({ default: true, description: 'Sample CPU, load, memory, temperature, network of the host' }),
+        enabled: Type.Boolean({
+          default: true,
+          description: 'Sample CPU, load, memory, temperature, network of the host',
+        }),
         procDir: Type.String({ default: '/proc', description: 'Where /proc is mounted' }),
-        sysDir: Type.String({ default: '/sys', description: 'Where /sys is mounted (thermal zones)' }),
+        sysDir: Type.String({
+          default: '/sys',
+          description: 'Where /sys is mounted (thermal zones)',
+        }),
         interfaces: Type.Array(Type.String(), {
           default: [],
           description: 'Interfaces whose bytes are charted; empty = every interface but lo',
@@ -92,7 +108,9 @@ export const MonitorConfig = Type.Object(
           Type.Object(
             {
               user: Type.String({ minLength: 1, pattern: '^[^:]+$', description: 'Login name' }),
-              passwordHash: Type.String({ description: 'scrypt$… hash printed by `netsvc passwd`' }),
+              passwordHash: Type.String({
+                description: 'scrypt$… hash printed by `netsvc passwd`',
+              }),
             },
             { additionalProperties: false },
           ),
@@ -106,7 +124,10 @@ export const MonitorConfig = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
-    storeFile: Type.String({ default: 'monitor.sqlite', description: 'History database, relative to the data dir' }),
+    storeFile: Type.String({
+      default: 'monitor.sqlite',
+      description: 'History database, relative to the data dir',
+    }),
   },
   { additionalProperties: false },
 );
@@ -127,7 +148,9 @@ export function checkMonitorConfig(cfg: MonitorConfig): string[] {
   });
   cfg.auth.basic.forEach((u, i) => {
     if (!isPasswordHash(u.passwordHash)) {
-      issues.push(`/auth/basic/${i}/passwordHash: not a scrypt hash; make one with \`netsvc passwd\``);
+      issues.push(
+        `/auth/basic/${i}/passwordHash: not a scrypt hash; make one with \`netsvc passwd\``,
+      );
     }
   });
   return issues;

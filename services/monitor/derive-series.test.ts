@@ -50,6 +50,12 @@ t.test('request, error and per-label rates; counter reset', async (t) => {
 });
 
 t.test('merge sums the same key over processes', async (t) => {
-  const m = mergeSeries([new Map([['svc/dhcp/req', 1], ['x', 2]]), new Map([['svc/dhcp/req', 2.5]])]);
+  const m = mergeSeries([
+    new Map([
+      ['svc/dhcp/req', 1],
+      ['x', 2],
+    ]),
+    new Map([['svc/dhcp/req', 2.5]]),
+  ]);
   t.same(Object.fromEntries(m), { 'svc/dhcp/req': 3.5, x: 2 });
 });

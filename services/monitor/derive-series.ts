@@ -49,7 +49,8 @@ export const REQUEST_RULES: Readonly<Record<string, RequestRule>> = {
   dns: {
     req: named('dns_queries_total'),
     err: (s) =>
-      (s.name === 'dns_queries_total' && s.labels.rcode === 'SERVFAIL') || s.name === 'dns_internal_errors_total',
+      (s.name === 'dns_queries_total' && s.labels.rcode === 'SERVFAIL') ||
+      s.name === 'dns_internal_errors_total',
   },
   dhcp: {
     req: named('dhcp_packets_received_total'),
@@ -58,16 +59,20 @@ export const REQUEST_RULES: Readonly<Record<string, RequestRule>> = {
   ftp: {
     req: named('ftp_commands_total'),
     err: (s) =>
-      s.name === 'ftp_internal_errors_total' || (s.name === 'ftp_transfers_total' && s.labels.result === 'failed'),
+      s.name === 'ftp_internal_errors_total' ||
+      (s.name === 'ftp_transfers_total' && s.labels.result === 'failed'),
   },
   http: {
     req: named('http_requests_total'),
-    err: (s) => (s.name === 'http_requests_total' && s.labels.class === '5xx') || s.name === 'http_upstream_errors_total',
+    err: (s) =>
+      (s.name === 'http_requests_total' && s.labels.class === '5xx') ||
+      s.name === 'http_upstream_errors_total',
   },
   sip: {
     req: named('sip_requests_total'),
     err: (s) =>
-      s.name === 'sip_internal_errors_total' || (s.name === 'sip_responses_total' && /^5/.test(s.labels.class ?? '')),
+      s.name === 'sip_internal_errors_total' ||
+      (s.name === 'sip_responses_total' && /^5/.test(s.labels.class ?? '')),
   },
 };
 
@@ -90,7 +95,11 @@ function add(m: Map<string, number>, key: string, v: number): void {
 }
 
 /** One target's samples → counters and gauges. `services`: those the target runs. */
-export function extract(target: string, samples: readonly Sample[], services: readonly string[]): Extract {
+export function extract(
+  target: string,
+  samples: readonly Sample[],
+  services: readonly string[],
+): Extract {
   const counters = new Map<string, number>();
   const gauges = new Map<string, number>();
   const rules = services.map((svc) => [svc, ruleFor(svc)] as const);
@@ -145,7 +154,11 @@ export function extract(target: string, samples: readonly Sample[], services: re
 }
 
 /** Per-second rates of the counters present in both extracts, and the current gauges. */
-export function rates(prev: Extract | undefined, cur: Extract, seconds: number): Map<string, number> {
+export function rates(
+  prev: Extract | undefined,
+  cur: Extract,
+  seconds: number,
+): Map<string, number> {
   const out = new Map(cur.gauges);
   if (!prev || !(seconds > 0)) return out;
   for (const [key, v] of cur.counters) {

@@ -19,7 +19,18 @@ t.test('parses what prom-client writes', async (t) => {
 
 t.test('special values, timestamps, trailing comma, bad lines', async (t) => {
   const e = parseExposition(
-    ['a NaN', 'b +Inf', 'c -Inf 1700000000000', 'd{x="1",} 2', 'e{x=1} 3', '{x="1"} 4', 'f{x="1" 5', 'g one', '# random comment', ''].join('\n'),
+    [
+      'a NaN',
+      'b +Inf',
+      'c -Inf 1700000000000',
+      'd{x="1",} 2',
+      'e{x=1} 3',
+      '{x="1"} 4',
+      'f{x="1" 5',
+      'g one',
+      '# random comment',
+      '',
+    ].join('\n'),
   );
   t.same(
     e.samples.map((s) => [s.name, s.value]),
@@ -35,5 +46,10 @@ t.test('special values, timestamps, trailing comma, bad lines', async (t) => {
 
 t.test('random text never throws', async () => {
   fc.assert(fc.property(fc.string(), (s) => void parseExposition(s)));
-  fc.assert(fc.property(fc.array(fc.constantFrom('a', '{', '}', '"', '=', ',', '\\', ' ', '1', '\n', '#')), (a) => void parseExposition(a.join(''))));
+  fc.assert(
+    fc.property(
+      fc.array(fc.constantFrom('a', '{', '}', '"', '=', ',', '\\', ' ', '1', '\n', '#')),
+      (a) => void parseExposition(a.join('')),
+    ),
+  );
 });

@@ -36,7 +36,10 @@ function parseValue(text: string): number | undefined {
 }
 
 /** Parse `{a="x",b="y"}` starting at `at` (the `{`); returns the labels and the index after `}`. */
-function parseLabels(line: string, at: number): { labels: Record<string, string>; end: number } | undefined {
+function parseLabels(
+  line: string,
+  at: number,
+): { labels: Record<string, string>; end: number } | undefined {
   const labels: Record<string, string> = {};
   let i = at + 1;
   for (;;) {

@@ -28,7 +28,11 @@ t.test('insert, aligned query, rollup and pruning, reopen', async (t) => {
   const coarse = h.query({ prefixes: ['a/x'], from: now - 3000, to: now, points: 10 }, now);
   t.equal(coarse.step, 300);
   t.ok(coarse.t.length <= 12, String(coarse.t.length));
-  t.equal(h.size().samples, 390 + 20, 'raw rows older than rawSeconds (at the last rollup) are gone');
+  t.equal(
+    h.size().samples,
+    390 + 20,
+    'raw rows older than rawSeconds (at the last rollup) are gone',
+  );
   const old = h.query({ prefixes: ['a/x'], from: t0, to: now, points: 100 }, now);
   t.equal(old.step, 300, 'older ranges come from the rollups');
   t.equal(old.t[0], t0);

@@ -60,7 +60,9 @@ export class HistoryStore {
     private readonly opts: HistoryOptions,
   ) {
     this.store = openStore({ file, migrations: MIGRATIONS, durability: 'cache' });
-    for (const r of this.store.prepare<[], { id: number; key: string }>('SELECT id, key FROM series').all()) {
+    for (const r of this.store
+      .prepare<[], { id: number; key: string }>('SELECT id, key FROM series')
+      .all()) {
       this.ids.set(r.key, r.id);
     }
   }
@@ -68,7 +70,9 @@ export class HistoryStore {
   private idOf(key: string): number {
     let id = this.ids.get(key);
     if (id === undefined) {
-      id = Number(this.store.prepare('INSERT INTO series (key) VALUES (?)').run(key).lastInsertRowid);
+      id = Number(
+        this.store.prepare('INSERT INTO series (key) VALUES (?)').run(key).lastInsertRowid,
+      );
       this.ids.set(key, id);
     }
     return id;
@@ -80,7 +84,9 @@ export class HistoryStore {
 
   /** Store one scrape's values at `ts` (unix seconds); rolls up and prunes when a bucket closes. */
   insert(ts: number, values: ReadonlyMap<string, number>): void {
-    const put = this.store.prepare('INSERT OR REPLACE INTO samples (series, ts, value) VALUES (?, ?, ?)');
+    const put = this.store.prepare(
+      'INSERT OR REPLACE INTO samples (series, ts, value) VALUES (?, ?, ?)',
+    );
     this.store.transaction(() => {
       for (const [k, v] of values) if (Number.isFinite(v)) put.run(this.idOf(k), ts, v);
       this.rollup(ts);
@@ -91,11 +97,15 @@ export class HistoryStore {
   private rollup(now: number): void {
     const w = this.opts.rollupSeconds;
     const current = Math.floor(now / w) * w;
-    const row = this.store.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'rolled'").get();
+    const row = this.store
+      .prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'rolled'")
+      .get();
     let next = row?.value;
     if (next === undefined) {
       // First run: start from the oldest raw sample.
-      const oldest = this.store.prepare<[], { ts: number | null }>('SELECT min(ts) AS ts FROM samples').get()?.ts;
+      const oldest = this.store
+        .prepare<[], { ts: number | null }>('SELECT min(ts) AS ts FROM samples')
+        .get()?.ts;
       next = Math.floor((oldest ?? now) / w) * w;
     }
     if (next >= current) {

@@ -1,5 +1,13 @@
 import t from 'tap';
-import { cpuPercent, hostSeries, parseLoadavg, parseMeminfo, parseMillidegrees, parseNetDev, parseProcStat } from './host-stats.js';
+import {
+  cpuPercent,
+  hostSeries,
+  parseLoadavg,
+  parseMeminfo,
+  parseMillidegrees,
+  parseNetDev,
+  parseProcStat,
+} from './host-stats.js';
 
 // Shapes copied from a Raspberry Pi 4 (Debian 12, kernel 6.1).
 const STAT1 = `cpu  100 0 50 800 50 0 0 0 0 0
@@ -23,12 +31,21 @@ t.test('/proc/stat → busy % per core', async (t) => {
 t.test('loadavg, meminfo, net/dev, thermal', async (t) => {
   t.same(parseLoadavg('0.52 0.58 0.59 1/331 12345\n'), [0.52, 0.58, 0.59]);
   t.equal(parseLoadavg('garbage'), undefined);
-  t.same(parseMeminfo('MemTotal:        3884356 kB\nMemFree:          112000 kB\nMemAvailable:    3251234 kB\n'), {
-    total: 3884356 * 1024,
-    used: (3884356 - 3251234) * 1024,
+  t.same(
+    parseMeminfo(
+      'MemTotal:        3884356 kB\nMemFree:          112000 kB\nMemAvailable:    3251234 kB\n',
+    ),
+    {
+      total: 3884356 * 1024,
+      used: (3884356 - 3251234) * 1024,
+    },
+  );
+  t.same(parseMeminfo('MemTotal: 100 kB\nMemFree: 10 kB\nBuffers: 5 kB\nCached: 20 kB\n'), {
+    total: 102400,
+    used: 65 * 1024,
   });
-  t.same(parseMeminfo('MemTotal: 100 kB\nMemFree: 10 kB\nBuffers: 5 kB\nCached: 20 kB\n'), { total: 102400, used: 65 * 1024 });
-  const net = parseNetDev(`Inter-|   Receive                                                |  Transmit
+  const net =
+    parseNetDev(`Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
     lo: 1000 10 0 0 0 0 0 0 1000 10 0 0 0 0 0 0
  wlan0: 5000 40 0 0 0 0 0 0 7000 50 0 0 0 0 0 0
@@ -39,12 +56,22 @@ t.test('loadavg, meminfo, net/dev, thermal', async (t) => {
 });
 
 t.test('host series', async (t) => {
-  const r1 = { cpu: parseProcStat(STAT1), net: new Map([['lo', { rx: 0, tx: 0 }], ['eth0', { rx: 100, tx: 100 }]]), temps: new Map([['cpu-thermal', 50]]) };
+  const r1 = {
+    cpu: parseProcStat(STAT1),
+    net: new Map([
+      ['lo', { rx: 0, tx: 0 }],
+      ['eth0', { rx: 100, tx: 100 }],
+    ]),
+    temps: new Map([['cpu-thermal', 50]]),
+  };
   const r2 = {
     cpu: parseProcStat(STAT2),
     load: [1, 2, 3] as [number, number, number],
     mem: { total: 10, used: 4 },
-    net: new Map([['lo', { rx: 50, tx: 50 }], ['eth0', { rx: 1100, tx: 50 }]]),
+    net: new Map([
+      ['lo', { rx: 50, tx: 50 }],
+      ['eth0', { rx: 1100, tx: 50 }],
+    ]),
     temps: new Map([['cpu-thermal', 51]]),
   };
   const s = hostSeries(r1, r2, 10, []);

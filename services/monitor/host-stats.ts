@@ -32,7 +32,10 @@ export function parseProcStat(text: string): Map<string, CpuTimes> {
 }
 
 /** Busy % per key between two readings (0–100; undefined when no time passed). */
-export function cpuPercent(prev: ReadonlyMap<string, CpuTimes>, cur: ReadonlyMap<string, CpuTimes>): Map<string, number> {
+export function cpuPercent(
+  prev: ReadonlyMap<string, CpuTimes>,
+  cur: ReadonlyMap<string, CpuTimes>,
+): Map<string, number> {
   const out = new Map<string, number>();
   for (const [k, c] of cur) {
     const p = prev.get(k);
@@ -63,7 +66,8 @@ export function parseMeminfo(text: string): MemInfo | undefined {
   const total = kb('MemTotal');
   if (total === undefined) return undefined;
   // Kernels before 3.14 have no MemAvailable: approximate it as free(1) did.
-  const available = kb('MemAvailable') ?? (kb('MemFree') ?? 0) + (kb('Buffers') ?? 0) + (kb('Cached') ?? 0);
+  const available =
+    kb('MemAvailable') ?? (kb('MemFree') ?? 0) + (kb('Buffers') ?? 0) + (kb('Cached') ?? 0);
   return { total, used: total - available };
 }
 

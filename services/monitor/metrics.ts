@@ -18,14 +18,27 @@ export interface MonitorMetrics {
 
 export function createMonitorMetrics(registry: Registry): MonitorMetrics {
   return {
-    scrapes: new FastCounter('monitor_scrapes_total', 'Scrapes of each target, by result (ok, down)', ['target', 'result'], registry),
+    scrapes: new FastCounter(
+      'monitor_scrapes_total',
+      'Scrapes of each target, by result (ok, down)',
+      ['target', 'result'],
+      registry,
+    ),
     scrapeSeconds: new Gauge({
       name: 'monitor_scrape_duration_seconds',
       help: 'Duration of the last scrape of each target',
       labelNames: ['target'],
       registers: [registry],
     }),
-    series: new Gauge({ name: 'monitor_history_series', help: 'Series kept in the history store', registers: [registry] }),
-    clients: new Gauge({ name: 'monitor_event_clients', help: 'Open live-update (SSE) connections', registers: [registry] }),
+    series: new Gauge({
+      name: 'monitor_history_series',
+      help: 'Series kept in the history store',
+      registers: [registry],
+    }),
+    clients: new Gauge({
+      name: 'monitor_event_clients',
+      help: 'Open live-update (SSE) connections',
+      registers: [registry],
+    }),
   };
 }

@@ -31,7 +31,9 @@ export function httpGet(url: string, timeoutMs: number): Promise<HttpResult> {
         }
         chunks.push(c);
       });
-      res.on('end', () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', fail);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
@@ -87,7 +89,8 @@ export async function scrapeTarget(
       const r = JSON.parse(rz.body) as { ready?: unknown; services?: unknown };
       ready = r.ready === true;
       if (r.services && typeof r.services === 'object') {
-        for (const [k, v] of Object.entries(r.services as Record<string, unknown>)) services[k] = v === true;
+        for (const [k, v] of Object.entries(r.services as Record<string, unknown>))
+          services[k] = v === true;
       }
     } catch {
       services = {};
@@ -98,7 +101,10 @@ export async function scrapeTarget(
       await Promise.all(
         Object.keys(services).map(async (svc) => {
           try {
-            const r = await httpGet(join(target.url, `/state/${encodeURIComponent(svc)}`), timeoutMs);
+            const r = await httpGet(
+              join(target.url, `/state/${encodeURIComponent(svc)}`),
+              timeoutMs,
+            );
             if (r.status === 200) state[svc] = JSON.parse(r.body) as unknown;
           } catch {
             // a service without state, or an admin listener without /state/: nothing to show
@@ -108,6 +114,13 @@ export async function scrapeTarget(
     }
     return done({ up: true, ready, services, samples, state });
   } catch (e) {
-    return done({ up: false, error: (e as Error).message, ready: false, services, samples: [], state: {} });
+    return done({
+      up: false,
+      error: (e as Error).message,
+      ready: false,
+      services,
+      samples: [],
+      state: {},
+    });
   }
 }

@@ -22,10 +22,12 @@ import { MonitorServer } from './server.js';
 
 async function fakeTarget() {
   const registry = createRegistry();
-  new Counter({ name: 'dns_queries_total', help: 'q', labelNames: ['qtype', 'rcode', 'transport'], registers: [registry] }).inc(
-    { qtype: 'A', rcode: 'NOERROR', transport: 'udp' },
-    7,
-  );
+  new Counter({
+    name: 'dns_queries_total',
+    help: 'q',
+    labelNames: ['qtype', 'rcode', 'transport'],
+    registers: [registry],
+  }).inc({ qtype: 'A', rcode: 'NOERROR', transport: 'udp' }, 7);
   const admin = await startAdmin({
     address: '127.0.0.1',
     port: 0,
@@ -33,13 +35,29 @@ async function fakeTarget() {
     hooks: {
       readiness: () => ({ ready: true, services: { dns: true, dhcp: true } }),
       reload: async () => ({ ok: true, results: {} }),
-      state: (n) => (n === 'dhcp' ? { leases: [{ address: '10.0.0.10', mac: '52:54:00:00:00:01', hostname: '<b>pc</b>', ends: Date.now() + 60000 }] } : undefined),
+      state: (n) =>
+        n === 'dhcp'
+          ? {
+              leases: [
+                {
+                  address: '10.0.0.10',
+                  mac: '52:54:00:00:00:01',
+                  hostname: '<b>pc</b>',
+                  ends: Date.now() + 60000,
+                },
+              ],
+            }
+          : undefined,
     },
   });
   return admin;
 }
 
-function fetchText(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function fetchText(
+  url: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((ok, fail) => {
     const req = request(url, { method, headers }, (res) => {
       let body = '';
@@ -52,10 +70,20 @@ function fetchText(url: string, headers: Record<string, string> = {}, method = '
   });
 }
 
-async function monitorFor(t: { teardown(fn: () => unknown): void }, targets: { name: string; url: string }[], auth: Record<string, unknown> = {}, files: Record<string, string> = {}) {
+async function monitorFor(
+  t: { teardown(fn: () => unknown): void },
+  targets: { name: string; url: string }[],
+  auth: Record<string, unknown> = {},
+  files: Record<string, string> = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'monitor-server-'));
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
-  const cfg = Value.Default(MonitorConfig, { listen: { port: 0 }, targets, auth, scrapeIntervalSeconds: 300 }) as MonitorConfig;
+  const cfg = Value.Default(MonitorConfig, {
+    listen: { port: 0 },
+    targets,
+    auth,
+    scrapeIntervalSeconds: 300,
+  }) as MonitorConfig;
   const server = new MonitorServer(cfg, {
     log: pino({ level: 'silent' }),
     clock: systemClock,
@@ -75,7 +103,9 @@ async function monitorFor(t: { teardown(fn: () => unknown): void }, targets: { n
 t.test('API, state, page and live events', async (t) => {
   const admin = await fakeTarget();
   t.teardown(() => admin.close());
-  const { server, base } = await monitorFor(t, [{ name: 'p1', url: `http://127.0.0.1:${admin.port}` }]);
+  const { server, base } = await monitorFor(t, [
+    { name: 'p1', url: `http://127.0.0.1:${admin.port}` },
+  ]);
 
   const st = JSON.parse((await fetchText(base + '/api/status')).body);
   t.same(st.targets[0].services, ['dns', 'dhcp']);
@@ -91,8 +121,17 @@ t.test('API, state, page and live events', async (t) => {
 
   await server.collector!.tick();
   const keys = JSON.parse((await fetchText(base + '/api/keys')).body).keys as string[];
-  for (const k of ['proc/p1/rss', 'proc/p1/cpu', 'svc/dns/req', 'dns/rcode/NOERROR', 'host/mem/used']) t.ok(keys.includes(k), k);
-  const series = JSON.parse((await fetchText(base + '/api/series?prefix=proc/,svc/dns/&range=600')).body);
+  for (const k of [
+    'proc/p1/rss',
+    'proc/p1/cpu',
+    'svc/dns/req',
+    'dns/rcode/NOERROR',
+    'host/mem/used',
+  ])
+    t.ok(keys.includes(k), k);
+  const series = JSON.parse(
+    (await fetchText(base + '/api/series?prefix=proc/,svc/dns/&range=600')).body,
+  );
   t.ok(series.t.length >= 1);
   t.ok(series.series['proc/p1/rss'].some((v: number | null) => v !== null));
   t.equal((await fetchText(base + '/api/series')).status, 400, 'prefix is required');
@@ -160,7 +199,11 @@ t.test('API, state, page and live events', async (t) => {
   t.equal(down.targets[0].up, false);
   t.match(down.targets[0].error, /ECONNREFUSED|socket hang up|ECONNRESET/);
   t.same(
-    down.services.map((s: { name: string; up: boolean; ready: boolean }) => [s.name, s.up, s.ready]),
+    down.services.map((s: { name: string; up: boolean; ready: boolean }) => [
+      s.name,
+      s.up,
+      s.ready,
+    ]),
     [
       ['dns', false, false],
       ['dhcp', false, false],
@@ -171,14 +214,28 @@ t.test('API, state, page and live events', async (t) => {
 t.test('token and basic auth', async (t) => {
   const token = 'a-long-enough-token-0123456789';
   const hash = hashPasswordSync('s3cret', { N: 1024, r: 8, p: 1 });
-  const { base } = await monitorFor(t, [], { tokenFile: 'token', basic: [{ user: 'ops', passwordHash: hash }] }, { token: token + '\n' });
-  const basic = (u: string, p: string) => ({ authorization: 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64') });
+  const { base } = await monitorFor(
+    t,
+    [],
+    { tokenFile: 'token', basic: [{ user: 'ops', passwordHash: hash }] },
+    { token: token + '\n' },
+  );
+  const basic = (u: string, p: string) => ({
+    authorization: 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64'),
+  });
   const r401 = await fetchText(base + '/api/status');
   t.equal(r401.status, 401);
   t.match(String(r401.headers['www-authenticate']), /^Basic realm=/);
   t.equal((await fetchText(base + '/')).status, 401, 'the page too');
-  t.equal((await fetchText(base + '/api/status', { authorization: `Bearer ${token}` })).status, 200);
-  t.equal((await fetchText(base + `/api/status?token=${token}`)).status, 200, '?token= for EventSource');
+  t.equal(
+    (await fetchText(base + '/api/status', { authorization: `Bearer ${token}` })).status,
+    200,
+  );
+  t.equal(
+    (await fetchText(base + `/api/status?token=${token}`)).status,
+    200,
+    '?token= for EventSource',
+  );
   t.equal((await fetchText(base + '/api/status?token=wrong')).status, 401);
   t.equal((await fetchText(base + '/api/status', basic('ops', 's3cret'))).status, 200);
   t.equal((await fetchText(base + '/api/status', basic('ops', 's3cret'))).status, 200, 'cached');
@@ -195,8 +252,17 @@ t.test('a short or missing token file stops the start', async (t) => {
     ['short', /at least 16 characters/],
     ['missing', /ENOENT/],
   ] as const) {
-    const cfg = Value.Default(MonitorConfig, { listen: { port: 0 }, auth: { tokenFile: file } }) as MonitorConfig;
-    const s = new MonitorServer(cfg, { log: pino({ level: 'silent' }), clock: systemClock, dataDir: dir, configDir: dir, metrics: createMonitorMetrics(new Registry()) });
+    const cfg = Value.Default(MonitorConfig, {
+      listen: { port: 0 },
+      auth: { tokenFile: file },
+    }) as MonitorConfig;
+    const s = new MonitorServer(cfg, {
+      log: pino({ level: 'silent' }),
+      clock: systemClock,
+      dataDir: dir,
+      configDir: dir,
+      metrics: createMonitorMetrics(new Registry()),
+    });
     await t.rejects(s.start(), re);
     await s.stop();
   }

@@ -45,7 +45,8 @@ export class MonitorServer {
       } catch (e) {
         throw new Error(`auth.tokenFile ${file}: ${(e as Error).message}`);
       }
-      if (token.length < 16) throw new Error(`auth.tokenFile ${file}: the token must be at least 16 characters`);
+      if (token.length < 16)
+        throw new Error(`auth.tokenFile ${file}: the token must be at least 16 characters`);
     }
     const history = new HistoryStore(join(deps.dataDir, cfg.storeFile), {
       rawSeconds: cfg.history.rawHours * 3600,
@@ -53,17 +54,38 @@ export class MonitorServer {
       rollupKeepSeconds: cfg.history.rollupDays * 86400,
     });
     this.history = history;
-    const collector = new Collector(cfg, { history, log: deps.log, clock: deps.clock, metrics: deps.metrics });
+    const collector = new Collector(cfg, {
+      history,
+      log: deps.log,
+      clock: deps.clock,
+      metrics: deps.metrics,
+    });
     this.collector = collector;
-    const access = new AccessCheck({ basic: cfg.auth.basic, ...(token !== undefined ? { token } : {}) });
-    if (access.open) deps.log.info({ address: cfg.listen.address }, 'monitor has no auth: reachable by anyone who can reach its address');
-    this.app = buildApp({ collector, history, access, metrics: deps.metrics, now: () => deps.clock.now() });
+    const access = new AccessCheck({
+      basic: cfg.auth.basic,
+      ...(token !== undefined ? { token } : {}),
+    });
+    if (access.open)
+      deps.log.info(
+        { address: cfg.listen.address },
+        'monitor has no auth: reachable by anyone who can reach its address',
+      );
+    this.app = buildApp({
+      collector,
+      history,
+      access,
+      metrics: deps.metrics,
+      now: () => deps.clock.now(),
+    });
     await this.app.listen({ host: cfg.listen.address, port: cfg.listen.port });
     this.address = this.app.server.address() as AddressInfo;
     // The first round runs after start: the other services (and this process's own admin
     // listener) are up by then.
     collector.start();
-    deps.log.info({ address: this.address.address, port: this.address.port, targets: cfg.targets.length }, 'monitor listening');
+    deps.log.info(
+      { address: this.address.address, port: this.address.port, targets: cfg.targets.length },
+      'monitor listening',
+    );
   }
 
   ready(): boolean {

@@ -96,7 +96,9 @@ export function buildStatus(
       ready: i.ready,
       ...(i.error !== undefined ? { error: i.error } : {}),
       services: Object.keys(i.services),
-      ...(startedAt !== undefined && i.up ? { startedAt, uptimeSeconds: Math.max(0, ts - startedAt) } : {}),
+      ...(startedAt !== undefined && i.up
+        ? { startedAt, uptimeSeconds: Math.max(0, ts - startedAt) }
+        : {}),
       ...(rss !== undefined && i.up ? { rssBytes: rss } : {}),
       ...(cpu !== undefined && i.up ? { cpuPercent: cpu } : {}),
       scrapeMs: Math.round(i.ms * 10) / 10,
@@ -108,7 +110,9 @@ export function buildStatus(
     const running = inputs.filter((i) => name in i.services);
     const up = running.every((i) => i.up);
     const ready = up && running.every((i) => i.services[name] === true);
-    const uptimes = targets.filter((t) => t.services.includes(name) && t.uptimeSeconds !== undefined);
+    const uptimes = targets.filter(
+      (t) => t.services.includes(name) && t.uptimeSeconds !== undefined,
+    );
     const counters: Record<string, number> = {};
     for (const spec of KEY_COUNTERS[name] ?? [`${name}_requests_total`]) {
       let total: number | undefined;
@@ -125,7 +129,9 @@ export function buildStatus(
       targets: running.map((i) => i.target),
       up,
       ready,
-      ...(uptimes.length > 0 ? { uptimeSeconds: Math.min(...uptimes.map((t) => t.uptimeSeconds!)) } : {}),
+      ...(uptimes.length > 0
+        ? { uptimeSeconds: Math.min(...uptimes.map((t) => t.uptimeSeconds!)) }
+        : {}),
       ...(req !== undefined ? { requestsPerSecond: req } : {}),
       ...(err !== undefined ? { errorsPerSecond: err } : {}),
       counters,
@@ -152,7 +158,9 @@ export function mergeState(inputs: readonly TargetInput[]): Record<string, unkno
       for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
         if (Array.isArray(v)) {
           const rows = v.map((r: unknown) =>
-            r !== null && typeof r === 'object' && !Array.isArray(r) ? { ...(r as object), target: i.target } : r,
+            r !== null && typeof r === 'object' && !Array.isArray(r)
+              ? { ...(r as object), target: i.target }
+              : r,
           );
           const prev = merged[k];
           merged[k] = Array.isArray(prev) ? [...(prev as unknown[]), ...rows] : rows;

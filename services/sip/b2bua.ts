@@ -298,7 +298,14 @@ export class B2bua {
   ) {}
 
   /** The calls in progress, for the admin `/state/sip` document (read-only). */
-  listCalls(): { id: string; caller: string; callee: string; state: string; startedAt: number; answeredAt: number | undefined }[] {
+  listCalls(): {
+    id: string;
+    caller: string;
+    callee: string;
+    state: string;
+    startedAt: number;
+    answeredAt: number | undefined;
+  }[] {
     return [...this.calls.values()].map((c) => ({
       id: c.id,
       caller: c.caller,

@@ -15,22 +15,42 @@ import { resolve } from 'node:path';
 import { MediaConfig, checkMediaConfig } from './media-config.js';
 
 const Fallback = Type.Union([Type.Literal('greeting'), Type.Literal('hangup')], {
-  description: 'What an unanswered call does after its ring timeout: greeting = answer, play media.greeting, hang up (the reference dialplan); hangup = 480 to the caller',
+  description:
+    'What an unanswered call does after its ring timeout: greeting = answer, play media.greeting, hang up (the reference dialplan); hangup = 480 to the caller',
 });
 
 const Dialplan = Type.Object(
   {
-    ringTimeoutS: Type.Integer({ default: 20, minimum: 1, maximum: 600, description: 'Seconds an extension rings before the fallback (reference dialplan: Dial(SIP/…,20))' }),
-    fallback: Type.Union([Type.Literal('greeting'), Type.Literal('hangup')], { default: 'greeting', description: 'Fallback for every extension (see overrides)' }),
+    ringTimeoutS: Type.Integer({
+      default: 20,
+      minimum: 1,
+      maximum: 600,
+      description:
+        'Seconds an extension rings before the fallback (reference dialplan: Dial(SIP/…,20))',
+    }),
+    fallback: Type.Union([Type.Literal('greeting'), Type.Literal('hangup')], {
+      default: 'greeting',
+      description: 'Fallback for every extension (see overrides)',
+    }),
     echoExtensions: Type.Array(Type.String({ pattern: '^[A-Za-z0-9._~+-]{1,64}$' }), {
       default: ['600'],
-      description: 'Extensions that answer and echo the caller\'s audio through the relay (Asterisk\'s 600 Echo() test)',
+      description:
+        "Extensions that answer and echo the caller's audio through the relay (Asterisk's 600 Echo() test)",
     }),
     overrides: Type.Array(
       Type.Object(
         {
-          extension: Type.String({ pattern: '^[A-Za-z0-9._~+-]{1,64}$', description: 'The extension this entry applies to' }),
-          ringTimeoutS: Type.Optional(Type.Integer({ minimum: 1, maximum: 600, description: 'Ring timeout of this extension, s' })),
+          extension: Type.String({
+            pattern: '^[A-Za-z0-9._~+-]{1,64}$',
+            description: 'The extension this entry applies to',
+          }),
+          ringTimeoutS: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 600,
+              description: 'Ring timeout of this extension, s',
+            }),
+          ),
           fallback: Type.Optional(Fallback),
         },
         { additionalProperties: false },
@@ -43,25 +63,55 @@ const Dialplan = Type.Object(
 
 const Listen = Type.Object(
   {
-    address: Type.String({ default: '127.0.0.1', description: 'IPv4 address to bind, UDP and TCP' }),
-    port: Type.Integer({ default: 5060, minimum: 0, maximum: 65535, description: 'Port; 0 picks a free one (tests)' }),
+    address: Type.String({
+      default: '127.0.0.1',
+      description: 'IPv4 address to bind, UDP and TCP',
+    }),
+    port: Type.Integer({
+      default: 5060,
+      minimum: 0,
+      maximum: 65535,
+      description: 'Port; 0 picks a free one (tests)',
+    }),
   },
   { additionalProperties: false },
 );
 
 const Extension = Type.Object(
   {
-    user: Type.String({ pattern: '^[A-Za-z0-9._~+-]{1,64}$', description: 'Extension = AOR user part and digest username, e.g. "2001"' }),
-    secret: Type.Optional(Type.String({ minLength: 1, description: 'Inline secret; only accepted with allowDevSecrets (dev profile)' })),
-    secretFile: Type.Optional(Type.String({ minLength: 1, description: 'File holding the secret (trailing newline stripped), relative to the config dir' })),
-    secretEnv: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'Environment variable holding the secret' })),
+    user: Type.String({
+      pattern: '^[A-Za-z0-9._~+-]{1,64}$',
+      description: 'Extension = AOR user part and digest username, e.g. "2001"',
+    }),
+    secret: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Inline secret; only accepted with allowDevSecrets (dev profile)',
+      }),
+    ),
+    secretFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'File holding the secret (trailing newline stripped), relative to the config dir',
+      }),
+    ),
+    secretEnv: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+        description: 'Environment variable holding the secret',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 
 export const SipConfig = Type.Object(
   {
-    enabled: Type.Boolean({ default: true, description: 'Run this service when no service is named' }),
+    enabled: Type.Boolean({
+      default: true,
+      description: 'Run this service when no service is named',
+    }),
     listen: Type.Array(Listen, {
       default: [{ address: '127.0.0.1', port: 5060 }],
       minItems: 1,
@@ -69,10 +119,18 @@ export const SipConfig = Type.Object(
     }),
     advertise: Type.Union([Type.String(), Type.Null()], {
       default: null,
-      description: 'Host written in the Via of requests we send (OPTIONS qualify); null = the first listen address',
+      description:
+        'Host written in the Via of requests we send (OPTIONS qualify); null = the first listen address',
     }),
-    realm: Type.String({ default: 'asterisk', minLength: 1, description: 'Digest realm (the reference Asterisk used "asterisk")' }),
-    userAgent: Type.String({ default: 'netsvc-sip', description: 'Server / User-Agent header value' }),
+    realm: Type.String({
+      default: 'asterisk',
+      minLength: 1,
+      description: 'Digest realm (the reference Asterisk used "asterisk")',
+    }),
+    userAgent: Type.String({
+      default: 'netsvc-sip',
+      description: 'Server / User-Agent header value',
+    }),
     allowDevSecrets: Type.Boolean({
       default: false,
       description: 'Accept inline secrets and secrets starting with "dev-" (dev profile only)',
@@ -80,10 +138,27 @@ export const SipConfig = Type.Object(
     extensions: Type.Array(Extension, { default: [], description: 'Extensions that may register' }),
     registrar: Type.Object(
       {
-        defaultExpires: Type.Integer({ default: 120, minimum: 1, description: 'Expiry when the REGISTER names none, s (Asterisk defaultexpiry)' }),
-        minExpires: Type.Integer({ default: 60, minimum: 1, description: 'Shorter non-zero expiries get 423 Interval Too Brief, s (Asterisk minexpiry)' }),
-        maxExpires: Type.Integer({ default: 3600, minimum: 1, description: 'Longer expiries are shortened to this, s (Asterisk maxexpiry)' }),
-        maxContacts: Type.Integer({ default: 10, minimum: 1, description: 'Contacts per extension; more get 503 (Kamailio registrar max_contacts)' }),
+        defaultExpires: Type.Integer({
+          default: 120,
+          minimum: 1,
+          description: 'Expiry when the REGISTER names none, s (Asterisk defaultexpiry)',
+        }),
+        minExpires: Type.Integer({
+          default: 60,
+          minimum: 1,
+          description:
+            'Shorter non-zero expiries get 423 Interval Too Brief, s (Asterisk minexpiry)',
+        }),
+        maxExpires: Type.Integer({
+          default: 3600,
+          minimum: 1,
+          description: 'Longer expiries are shortened to this, s (Asterisk maxexpiry)',
+        }),
+        maxContacts: Type.Integer({
+          default: 10,
+          minimum: 1,
+          description: 'Contacts per extension; more get 503 (Kamailio registrar max_contacts)',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -95,35 +170,82 @@ export const SipConfig = Type.Object(
           uniqueItems: true,
           description: 'Digest algorithms offered, most preferred first (RFC 8760 §2.4)',
         }),
-        nonceTtlS: Type.Integer({ default: 300, minimum: 5, description: 'Nonce lifetime; older ones get stale=true, s (Kamailio auth nonce_expire)' }),
-        maxNonces: Type.Integer({ default: 100000, minimum: 100, description: 'Nonces tracked for replay detection (Kamailio nc_array_size plays this part)' }),
+        nonceTtlS: Type.Integer({
+          default: 300,
+          minimum: 5,
+          description: 'Nonce lifetime; older ones get stale=true, s (Kamailio auth nonce_expire)',
+        }),
+        maxNonces: Type.Integer({
+          default: 100000,
+          minimum: 100,
+          description:
+            'Nonces tracked for replay detection (Kamailio nc_array_size plays this part)',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
     qualify: Type.Object(
       {
-        enabled: Type.Boolean({ default: true, description: 'Send OPTIONS keepalives to registered contacts' }),
-        intervalS: Type.Integer({ default: 60, minimum: 5, description: 'Seconds between OPTIONS to each contact (Asterisk qualifyfreq)' }),
+        enabled: Type.Boolean({
+          default: true,
+          description: 'Send OPTIONS keepalives to registered contacts',
+        }),
+        intervalS: Type.Integer({
+          default: 60,
+          minimum: 5,
+          description: 'Seconds between OPTIONS to each contact (Asterisk qualifyfreq)',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
     timers: Type.Object(
       {
-        t1Ms: Type.Integer({ default: 500, minimum: 10, description: 'RFC 3261 T1, RTT estimate (Kamailio retr_timer1)' }),
-        t2Ms: Type.Integer({ default: 4000, minimum: 10, description: 'RFC 3261 T2, max retransmit interval (Kamailio retr_timer2)' }),
-        t4Ms: Type.Integer({ default: 5000, minimum: 0, description: 'RFC 3261 T4, max time a message stays in the network' }),
+        t1Ms: Type.Integer({
+          default: 500,
+          minimum: 10,
+          description: 'RFC 3261 T1, RTT estimate (Kamailio retr_timer1)',
+        }),
+        t2Ms: Type.Integer({
+          default: 4000,
+          minimum: 10,
+          description: 'RFC 3261 T2, max retransmit interval (Kamailio retr_timer2)',
+        }),
+        t4Ms: Type.Integer({
+          default: 5000,
+          minimum: 0,
+          description: 'RFC 3261 T4, max time a message stays in the network',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
-    maxTransactions: Type.Integer({ default: 200000, minimum: 100, description: 'Live server transactions before new requests get 503' }),
+    maxTransactions: Type.Integer({
+      default: 200000,
+      minimum: 100,
+      description: 'Live server transactions before new requests get 503',
+    }),
     tcp: Type.Object(
       {
-        idleTimeoutMs: Type.Integer({ default: 600000, minimum: 1000, description: 'Close a TCP connection idle this long (Kamailio tcp_connection_lifetime 120 s; phones keep TCP for their registration, so longer)' }),
-        maxConnections: Type.Integer({ default: 2048, minimum: 1, description: 'Concurrent TCP connections (Kamailio tcp_max_connections)' }),
+        idleTimeoutMs: Type.Integer({
+          default: 600000,
+          minimum: 1000,
+          description:
+            'Close a TCP connection idle this long (Kamailio tcp_connection_lifetime 120 s; phones keep TCP for their registration, so longer)',
+        }),
+        maxConnections: Type.Integer({
+          default: 2048,
+          minimum: 1,
+          description: 'Concurrent TCP connections (Kamailio tcp_max_connections)',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
-    maxCalls: Type.Integer({ default: 100, minimum: 1, maximum: 10000, description: 'Concurrent calls; more get 503 (Asterisk call-limit plays this part; each call takes two relay port pairs)' }),
+    maxCalls: Type.Integer({
+      default: 100,
+      minimum: 1,
+      maximum: 10000,
+      description:
+        'Concurrent calls; more get 503 (Asterisk call-limit plays this part; each call takes two relay port pairs)',
+    }),
     dialplan: Dialplan,
     media: MediaConfig,
   },
@@ -133,13 +255,22 @@ export type SipConfig = Static<typeof SipConfig>;
 
 type Ext = SipConfig['extensions'][number];
 
-function readSecret(e: Ext, configDir: string, env: NodeJS.ProcessEnv): { secret?: string; error?: string } {
-  const sources = [e.secret !== undefined, e.secretFile !== undefined, e.secretEnv !== undefined].filter(Boolean).length;
+function readSecret(
+  e: Ext,
+  configDir: string,
+  env: NodeJS.ProcessEnv,
+): { secret?: string; error?: string } {
+  const sources = [
+    e.secret !== undefined,
+    e.secretFile !== undefined,
+    e.secretEnv !== undefined,
+  ].filter(Boolean).length;
   if (sources !== 1) return { error: 'give exactly one of secret, secretFile, secretEnv' };
   if (e.secret !== undefined) return { secret: e.secret };
   if (e.secretFile !== undefined) {
     const file = resolve(configDir, e.secretFile);
-    if (!existsSync(file)) return { error: `${file} does not exist; create it (mode 0400) or mount the secret there` };
+    if (!existsSync(file))
+      return { error: `${file} does not exist; create it (mode 0400) or mount the secret there` };
     try {
       return { secret: readFileSync(file, 'utf8').replace(/\r?\n$/, '') };
     } catch (err) {
@@ -147,7 +278,8 @@ function readSecret(e: Ext, configDir: string, env: NodeJS.ProcessEnv): { secret
     }
   }
   const v = env[e.secretEnv!];
-  if (v === undefined || v === '') return { error: `environment variable ${e.secretEnv} is not set` };
+  if (v === undefined || v === '')
+    return { error: `environment variable ${e.secretEnv} is not set` };
   return { secret: v };
 }
 
@@ -156,45 +288,61 @@ function readSecret(e: Ext, configDir: string, env: NodeJS.ProcessEnv): { secret
  * secrets), so a missing one is an issue only when `strict` (at create()); one that can be
  * read is always checked against the dev-secret rule.
  */
-export function checkSipConfig(cfg: SipConfig, configDir: string, env: NodeJS.ProcessEnv = process.env, strict = false): string[] {
+export function checkSipConfig(
+  cfg: SipConfig,
+  configDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+  strict = false,
+): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   cfg.extensions.forEach((e, i) => {
     if (seen.has(e.user)) out.push(`/extensions/${i}/user: ${e.user} is listed twice`);
     seen.add(e.user);
     if (!cfg.allowDevSecrets && e.secret !== undefined) {
-      out.push(`/extensions/${i}/secret: inline secrets are for the dev profile only; use secretFile or secretEnv`);
+      out.push(
+        `/extensions/${i}/secret: inline secrets are for the dev profile only; use secretFile or secretEnv`,
+      );
       return;
     }
     const r = readSecret(e, configDir, env);
     if (r.error) {
       const absent = /does not exist|is not set/.test(r.error);
       if (strict || !absent) out.push(`/extensions/${i}: ${r.error}`);
-    }
-    else if (!cfg.allowDevSecrets && /^dev-/i.test(r.secret!)) {
+    } else if (!cfg.allowDevSecrets && /^dev-/i.test(r.secret!)) {
       out.push(`/extensions/${i}: secret of ${e.user} is a dev secret; set a real one`);
     } else if (r.secret!.length < 8 && !cfg.allowDevSecrets) {
       out.push(`/extensions/${i}: secret of ${e.user} is shorter than 8 characters`);
     }
   });
-  if (cfg.registrar.minExpires > cfg.registrar.maxExpires) out.push('/registrar/minExpires: larger than maxExpires');
-  if (cfg.registrar.defaultExpires < cfg.registrar.minExpires || cfg.registrar.defaultExpires > cfg.registrar.maxExpires) {
+  if (cfg.registrar.minExpires > cfg.registrar.maxExpires)
+    out.push('/registrar/minExpires: larger than maxExpires');
+  if (
+    cfg.registrar.defaultExpires < cfg.registrar.minExpires ||
+    cfg.registrar.defaultExpires > cfg.registrar.maxExpires
+  ) {
     out.push('/registrar/defaultExpires: must lie between minExpires and maxExpires');
   }
   if (cfg.timers.t2Ms < cfg.timers.t1Ms) out.push('/timers/t2Ms: must not be below t1Ms');
   out.push(...checkMediaConfig(cfg.media));
   const users = new Set(cfg.extensions.map((e) => e.user));
   cfg.dialplan.echoExtensions.forEach((x, i) => {
-    if (users.has(x)) out.push(`/dialplan/echoExtensions/${i}: ${x} is also a registered extension`);
+    if (users.has(x))
+      out.push(`/dialplan/echoExtensions/${i}: ${x} is also a registered extension`);
   });
   cfg.dialplan.overrides.forEach((o, i) => {
-    if (!users.has(o.extension)) out.push(`/dialplan/overrides/${i}/extension: ${o.extension} is not in extensions`);
+    if (!users.has(o.extension))
+      out.push(`/dialplan/overrides/${i}/extension: ${o.extension} is not in extensions`);
   });
   return out;
 }
 
 /** Extension → secret; throws a coded error listing what is missing (create() after check()). */
-export function resolveSecrets(cfg: SipConfig, configDir: string, env: NodeJS.ProcessEnv = process.env): Map<string, string> {
+export function resolveSecrets(
+  cfg: SipConfig,
+  configDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Map<string, string> {
   const users = new Map<string, string>();
   const problems = checkSipConfig(cfg, configDir, env, true);
   if (problems.length > 0) {

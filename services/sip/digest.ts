@@ -82,7 +82,9 @@ export function parseAuthorization(value: string): Credentials | undefined {
 }
 
 export function hashHex(algorithm: DigestAlgorithm, text: string): string {
-  return createHash(algorithm === 'MD5' ? 'md5' : 'sha256').update(text, 'utf8').digest('hex');
+  return createHash(algorithm === 'MD5' ? 'md5' : 'sha256')
+    .update(text, 'utf8')
+    .digest('hex');
 }
 
 export interface DigestInput {
@@ -119,6 +121,11 @@ export function algorithmOf(name: string | undefined): DigestAlgorithm | undefin
   return u === 'MD5' ? 'MD5' : u === 'SHA-256' ? 'SHA-256' : undefined;
 }
 
-export function challengeHeader(realm: string, nonce: string, algorithm: DigestAlgorithm, stale: boolean): string {
+export function challengeHeader(
+  realm: string,
+  nonce: string,
+  algorithm: DigestAlgorithm,
+  stale: boolean,
+): string {
   return `Digest realm="${realm}", nonce="${nonce}", algorithm=${algorithm}, qop="auth"${stale ? ', stale=true' : ''}`;
 }

@@ -14,7 +14,17 @@ export default defineService({
     const users = resolveSecrets(cfg, ctx.configDir);
     const metrics = createSipMetrics(ctx.metrics);
     const rtpMetrics = createRtpMetrics(ctx.metrics);
-    const server = new SipServer({ cfg, users, dataDir: ctx.dataDir, configDir: ctx.configDir, log: ctx.log, metrics, rtpMetrics, clock: ctx.clock, rng: cryptoRng });
+    const server = new SipServer({
+      cfg,
+      users,
+      dataDir: ctx.dataDir,
+      configDir: ctx.configDir,
+      log: ctx.log,
+      metrics,
+      rtpMetrics,
+      clock: ctx.clock,
+      rng: cryptoRng,
+    });
     registerSipGauges(ctx.metrics, {
       registrations: () => server.core.registrar.activeCount,
       reachable: () => server.core.qualify.reachableCount,

@@ -47,7 +47,8 @@ export class InviteServerTransaction {
 
   /** A retransmitted INVITE: "the most recent provisional response ... MUST be passed". */
   receiveRequest(): SendOutput[] {
-    if ((this.state === 'proceeding' || this.state === 'completed') && this.last) return [send(this.dest, this.last)];
+    if ((this.state === 'proceeding' || this.state === 'completed') && this.last)
+      return [send(this.dest, this.last)];
     return [];
   }
 
@@ -83,7 +84,8 @@ export class InviteServerTransaction {
 
   nextTimeout(): number | undefined {
     if (this.state === 'completed') {
-      if (this.timerG !== undefined && this.timerH !== undefined) return Math.min(this.timerG, this.timerH);
+      if (this.timerG !== undefined && this.timerH !== undefined)
+        return Math.min(this.timerG, this.timerH);
       return this.timerH;
     }
     if (this.state === 'confirmed') return this.timerI;

@@ -16,8 +16,15 @@ const BASE = [
   'Call-ID: c1@192.0.2.10',
   'CSeq: 1 OPTIONS',
 ];
-function msg(lines: string[], body = '', cl: string | null = String(Buffer.byteLength(body))): Buffer {
-  return Buffer.from([...lines, ...(cl === null ? [] : [`Content-Length: ${cl}`]), '', body].join('\r\n'), 'latin1');
+function msg(
+  lines: string[],
+  body = '',
+  cl: string | null = String(Buffer.byteLength(body)),
+): Buffer {
+  return Buffer.from(
+    [...lines, ...(cl === null ? [] : [`Content-Length: ${cl}`]), '', body].join('\r\n'),
+    'latin1',
+  );
 }
 function edit(from: string, to: string | null): string[] {
   return BASE.flatMap((l) => (l.startsWith(from) ? (to === null ? [] : [to]) : [l]));
@@ -26,15 +33,50 @@ function edit(from: string, to: string | null): string[] {
 // [name, bytes, expected: 'ok' | 400 | 505 | 'drop']
 const CASES: [string, Buffer, 'ok' | 400 | 505 | 'drop'][] = [
   ['baseline', msg(BASE), 'ok'],
-  ['compact forms', msg(['OPTIONS sip:2001@h SIP/2.0', 'v: SIP/2.0/TCP h;branch=z9hG4bK2', 'f: <sip:a@h>;tag=1', 't: sip:2001@h', 'i: x', 'CSeq: 2 OPTIONS']), 'ok'],
-  ['folded header', msg([...edit('To:', 'To:\r\n   <sip:2001@voip.tic2023.com>\r\n\t;foo=bar')]), 'ok'],
-  ['odd whitespace around colon and params', msg(edit('From:', 'From   :   "A \\"q\\"" <sip:a@b.c> ;  tag =  x1')), 'ok'],
-  ['escaped user and IPv6 host', msg(edit('To:', 'To: <sip:%32%30%30%31@[2001:db8::1]:5060;transport=udp>')), 'ok'],
-  ['leading CRLFs (keepalive before the start line)', Buffer.concat([Buffer.from('\r\n\r\n'), msg(BASE)]), 'ok'],
-  ['LF-only line ends', Buffer.from(msg(BASE).toString('latin1').replace(/\r\n/g, '\n'), 'latin1'), 'ok'],
+  [
+    'compact forms',
+    msg([
+      'OPTIONS sip:2001@h SIP/2.0',
+      'v: SIP/2.0/TCP h;branch=z9hG4bK2',
+      'f: <sip:a@h>;tag=1',
+      't: sip:2001@h',
+      'i: x',
+      'CSeq: 2 OPTIONS',
+    ]),
+    'ok',
+  ],
+  [
+    'folded header',
+    msg([...edit('To:', 'To:\r\n   <sip:2001@voip.tic2023.com>\r\n\t;foo=bar')]),
+    'ok',
+  ],
+  [
+    'odd whitespace around colon and params',
+    msg(edit('From:', 'From   :   "A \\"q\\"" <sip:a@b.c> ;  tag =  x1')),
+    'ok',
+  ],
+  [
+    'escaped user and IPv6 host',
+    msg(edit('To:', 'To: <sip:%32%30%30%31@[2001:db8::1]:5060;transport=udp>')),
+    'ok',
+  ],
+  [
+    'leading CRLFs (keepalive before the start line)',
+    Buffer.concat([Buffer.from('\r\n\r\n'), msg(BASE)]),
+    'ok',
+  ],
+  [
+    'LF-only line ends',
+    Buffer.from(msg(BASE).toString('latin1').replace(/\r\n/g, '\n'), 'latin1'),
+    'ok',
+  ],
   ['missing Max-Forwards (RFC 2543)', msg(edit('Max-Forwards', null)), 'ok'],
   ['missing Content-Length on UDP: body to the end', msg(BASE, '', null), 'ok'],
-  ['body shorter than datagram: extra ignored', Buffer.concat([msg(BASE, 'abc', '3'), Buffer.from('garbage')]), 'ok'],
+  [
+    'body shorter than datagram: extra ignored',
+    Buffer.concat([msg(BASE, 'abc', '3'), Buffer.from('garbage')]),
+    'ok',
+  ],
   ['Max-Forwards 256', msg(edit('Max-Forwards', 'Max-Forwards: 256')), 400],
   ['negative Max-Forwards', msg(edit('Max-Forwards', 'Max-Forwards: -1')), 400],
   ['CSeq 2^31', msg(edit('CSeq', 'CSeq: 2147483648 OPTIONS')), 400],
@@ -48,7 +90,11 @@ const CASES: [string, Buffer, 'ok' | 400 | 505 | 'drop'][] = [
   ['missing Via', msg(edit('Via', null)), 'drop'],
   ['garbage Via', msg(edit('Via', 'Via: nonsense')), 'drop'],
   ['header without colon', msg([...BASE, 'Broken header']), 400],
-  ['continuation before any header', Buffer.from(' x\r\n' + msg(BASE).toString('latin1'), 'latin1'), 'drop'],
+  [
+    'continuation before any header',
+    Buffer.from(' x\r\n' + msg(BASE).toString('latin1'), 'latin1'),
+    'drop',
+  ],
   ['SIP/3.0', msg([BASE[0]!.replace('SIP/2.0', 'SIP/3.0'), ...BASE.slice(1)]), 505],
   ['Request-URI with <>', msg(['OPTIONS <sip:2001@h> SIP/2.0', ...BASE.slice(1)]), 400],
   ['bad port in URI', msg(['OPTIONS sip:2001@h:70000 SIP/2.0', ...BASE.slice(1)]), 400],
@@ -70,7 +116,11 @@ t.test('torture table', async (t) => {
     const d = decode(bytes);
     if (exp === 'ok') t.ok(d.ok, `${name}${d.ok ? '' : ': ' + d.reason}`);
     else if (exp === 'drop') t.ok(!d.ok && (d.status === undefined || !d.head), `${name} dropped`);
-    else t.ok(!d.ok && d.status === exp && d.head !== undefined, `${name} → ${exp}${d.ok ? '' : ` (${d.reason}, ${d.status})`}`);
+    else
+      t.ok(
+        !d.ok && d.status === exp && d.head !== undefined,
+        `${name} → ${exp}${d.ok ? '' : ` (${d.reason}, ${d.status})`}`,
+      );
   }
 });
 
@@ -85,7 +135,16 @@ t.test('parsed fields', async (t) => {
   t.equal(m.from.display, '"Alice"');
   t.same(m.to.params, [['foo', 'bar']]);
   t.equal(getHeader(m, 'call-id'), 'c1@192.0.2.10');
-  const c = decode(msg(['OPTIONS sip:2001@h SIP/2.0', 'v: SIP/2.0/TCP h;branch=z9hG4bK2', 'f: <sip:a@h>;tag=1', 't: sip:2001@h', 'i: x', 'CSeq: 2 OPTIONS']));
+  const c = decode(
+    msg([
+      'OPTIONS sip:2001@h SIP/2.0',
+      'v: SIP/2.0/TCP h;branch=z9hG4bK2',
+      'f: <sip:a@h>;tag=1',
+      't: sip:2001@h',
+      'i: x',
+      'CSeq: 2 OPTIONS',
+    ]),
+  );
   t.ok(c.ok && getHeader(c.message, 'call-id') === 'x', 'compact i → Call-ID');
 });
 
@@ -104,11 +163,19 @@ t.test('round trip: decode(encode(decode(x))) is the same message', async (t) =>
 });
 
 t.test('URIs', async (t) => {
-  t.ok(parseSipUri('sip:1_unusual.URI~(to-be!sure)&isn\'t+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn\'t-it)@example.com'));
+  t.ok(
+    parseSipUri(
+      "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com",
+    ),
+  );
   t.ok(parseSipUri('sips:alice@[::1]:5061;transport=tcp;lr'));
   t.notOk(parseSipUri('sip:alice@exa mple.com'));
   t.notOk(parseSipUri('sip:alice@host;;lr'));
-  t.equal(uriKey(parseSipUri('sip:%61lice@EXAMPLE.com;Transport=UDP')!), uriKey(parseSipUri('sip:alice@example.com;transport=udp')!), '§19.1.4');
+  t.equal(
+    uriKey(parseSipUri('sip:%61lice@EXAMPLE.com;Transport=UDP')!),
+    uriKey(parseSipUri('sip:alice@example.com;transport=udp')!),
+    '§19.1.4',
+  );
   t.ok(parseNameAddr('caller<sip:caller@example.com>;tag=323'), 'no space before <');
   t.notOk(parseNameAddr('< sip:a@b >'));
 });
@@ -123,12 +190,17 @@ t.test('random bytes and mutations never throw', async (t) => {
   );
   const base = msg(BASE, 'v=0\r\n');
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }), (muts) => {
-      const b = Buffer.from(base);
-      for (const [i, v] of muts) b[i] = v;
-      const d = decode(b);
-      return d.ok || !d.reason.startsWith('internal');
-    }),
+    fc.property(
+      fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), {
+        maxLength: 8,
+      }),
+      (muts) => {
+        const b = Buffer.from(base);
+        for (const [i, v] of muts) b[i] = v;
+        const d = decode(b);
+        return d.ok || !d.reason.startsWith('internal');
+      },
+    ),
     { numRuns: 3000 },
   );
   for (let i = 0; i <= base.length; i++) {

@@ -109,7 +109,17 @@ const COMPACT: Record<string, string> = {
 };
 
 /** Headers that RFC 3261 §25.1 does not allow as lists; a second occurrence is an error. */
-const SINGLE = new Set(['call-id', 'cseq', 'from', 'to', 'max-forwards', 'content-length', 'content-type', 'expires', 'date']);
+const SINGLE = new Set([
+  'call-id',
+  'cseq',
+  'from',
+  'to',
+  'max-forwards',
+  'content-length',
+  'content-type',
+  'expires',
+  'date',
+]);
 
 const CANONICAL: Record<string, string> = {
   'call-id': 'Call-ID',
@@ -122,7 +132,10 @@ const CANONICAL: Record<string, string> = {
 
 /** "content-length" → "Content-Length", with the few irregular spellings of §20. */
 export function displayName(name: string): string {
-  return CANONICAL[name] ?? name.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase());
+  return (
+    CANONICAL[name] ??
+    name.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase())
+  );
 }
 
 export function headerName(raw: string): string {
@@ -141,7 +154,8 @@ export function getHeaders(msg: { headers: readonly Header[] }, name: string): s
   return out;
 }
 
-const DATE_RE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+const DATE_RE =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 const VERSION_RE = /^SIP\/(\d+)\.(\d+)$/i;
 
 function fail(reason: string, status: 400 | 505 | undefined, head?: RequestHead): DecodeResult {
@@ -149,7 +163,10 @@ function fail(reason: string, status: 400 | 505 | undefined, head?: RequestHead)
 }
 
 /** Index just past the empty line ending the head, and where the head ends; -1 if none. */
-function findHeadEnd(buf: Uint8Array, from: number): { headEnd: number; bodyStart: number } | undefined {
+function findHeadEnd(
+  buf: Uint8Array,
+  from: number,
+): { headEnd: number; bodyStart: number } | undefined {
   for (let i = from; i < buf.length; i++) {
     if (buf[i] !== 0x0a) continue;
     // "\n\n" or "\n\r\n"
@@ -190,7 +207,9 @@ function decodeInner(buf: Uint8Array): DecodeResult {
   const ends = findHeadEnd(buf, start);
   const headEnd = ends ? ends.headEnd : buf.length;
   const bodyStart = ends ? ends.bodyStart : buf.length;
-  const headText = Buffer.from(buf.buffer, buf.byteOffset + start, headEnd - start).toString('latin1');
+  const headText = Buffer.from(buf.buffer, buf.byteOffset + start, headEnd - start).toString(
+    'latin1',
+  );
   const rawLines = headText.split(/\r?\n/);
   if (rawLines.length > 0 && rawLines[rawLines.length - 1] === '') rawLines.pop();
   const startLine = (rawLines[0] ?? '').replace(/\r$/, '');
@@ -205,9 +224,12 @@ function decodeInner(buf: Uint8Array): DecodeResult {
   let lineError: string | undefined;
   if (startLine.startsWith('SIP/') || /^SIP\//i.test(startLine)) {
     kind = 'response';
-    const m = /^(SIP\/\d+\.\d+) (\d{3}) ([^\r\n]*)$/i.exec(startLine) ?? /^(SIP\/\d+\.\d+) (\d{3})$/i.exec(startLine);
+    const m =
+      /^(SIP\/\d+\.\d+) (\d{3}) ([^\r\n]*)$/i.exec(startLine) ??
+      /^(SIP\/\d+\.\d+) (\d{3})$/i.exec(startLine);
     if (!m) return fail('bad status line', undefined);
-    if (m[1]!.toUpperCase() !== 'SIP/2.0') return fail('unsupported SIP version in response', undefined);
+    if (m[1]!.toUpperCase() !== 'SIP/2.0')
+      return fail('unsupported SIP version in response', undefined);
     status = Number(m[2]);
     if (status < 100 || status > 699) return fail('status code out of range', undefined);
     reason = m[3] ?? '';
@@ -271,8 +293,10 @@ function decodeInner(buf: Uint8Array): DecodeResult {
     }
     via.push(...list);
   }
-  const head: RequestHead | undefined = kind === 'request' && !viaBad ? { method, headers, via } : undefined;
-  const reject = (why: string): DecodeResult => fail(why, kind === 'request' ? 400 : undefined, head);
+  const head: RequestHead | undefined =
+    kind === 'request' && !viaBad ? { method, headers, via } : undefined;
+  const reject = (why: string): DecodeResult =>
+    fail(why, kind === 'request' ? 400 : undefined, head);
 
   if (!ends) return reject('no empty line after the headers');
   if (lineError) return reject(lineError);
@@ -296,7 +320,12 @@ function decodeInner(buf: Uint8Array): DecodeResult {
   const toText = getHeader({ headers }, 'to');
   const callId = getHeader({ headers }, 'call-id');
   const cseqText = getHeader({ headers }, 'cseq');
-  if (fromText === undefined || toText === undefined || callId === undefined || cseqText === undefined) {
+  if (
+    fromText === undefined ||
+    toText === undefined ||
+    callId === undefined ||
+    cseqText === undefined
+  ) {
     return reject('missing a mandatory header (From, To, Call-ID, CSeq)'); // RFC 4475 insuf
   }
   const from = parseNameAddr(fromText);
@@ -345,17 +374,34 @@ function decodeInner(buf: Uint8Array): DecodeResult {
   }
 
   if (kind === 'response') {
-    return { ok: true, message: { type: 'response', status, reason, headers, body, via, from, to, callId, cseq } };
+    return {
+      ok: true,
+      message: { type: 'response', status, reason, headers, body, via, from, to, callId, cseq },
+    };
   }
   const requestUri = parseUri(uriText);
   if (!requestUri) return reject('bad Request-URI'); // RFC 4475 ltgtruri
   // §19.1.1 table: headers are not allowed in a Request-URI (RFC 4475 escruri).
-  if (requestUri.kind === 'sip' && requestUri.uri.headers !== undefined) return reject('headers in the Request-URI');
+  if (requestUri.kind === 'sip' && requestUri.uri.headers !== undefined)
+    return reject('headers in the Request-URI');
   // §8.1.1.5 "The method MUST match that of the request" (RFC 4475 mismatch01/02).
   if (cseq.method !== method) return reject('CSeq method does not match the request method');
   return {
     ok: true,
-    message: { type: 'request', method, uri: uriText, requestUri, maxForwards, headers, body, via, from, to, callId, cseq },
+    message: {
+      type: 'request',
+      method,
+      uri: uriText,
+      requestUri,
+      maxForwards,
+      headers,
+      body,
+      via,
+      from,
+      to,
+      callId,
+      cseq,
+    },
   };
 }
 
@@ -363,7 +409,11 @@ function decodeInner(buf: Uint8Array): DecodeResult {
 export type HeaderLines = readonly (readonly [string, string])[];
 
 /** Serialize a start line, header lines and body; Content-Length is added. */
-export function encode(startLine: string, headers: HeaderLines, body: Uint8Array = new Uint8Array(0)): Buffer {
+export function encode(
+  startLine: string,
+  headers: HeaderLines,
+  body: Uint8Array = new Uint8Array(0),
+): Buffer {
   let head = startLine + '\r\n';
   for (const [n, v] of headers) head += `${n}: ${v}\r\n`;
   head += `Content-Length: ${body.length}\r\n\r\n`;
@@ -373,7 +423,10 @@ export function encode(startLine: string, headers: HeaderLines, body: Uint8Array
 
 /** Re-encode a decoded message (round-trip tests, relaying later). Vias are written one per line. */
 export function encodeMessage(msg: SipMessage, formatViaFn: (v: Via) => string): Buffer {
-  const start = msg.type === 'request' ? `${msg.method} ${msg.uri} SIP/2.0` : `SIP/2.0 ${msg.status} ${msg.reason}`;
+  const start =
+    msg.type === 'request'
+      ? `${msg.method} ${msg.uri} SIP/2.0`
+      : `SIP/2.0 ${msg.status} ${msg.reason}`;
   const lines: [string, string][] = [];
   let viaDone = false;
   for (const h of msg.headers) {

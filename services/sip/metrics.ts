@@ -25,13 +25,48 @@ export interface SipGauges {
 
 export function createSipMetrics(registry: Registry): SipMetrics {
   return {
-    requests: new FastCounter('sip_requests_total', 'Requests received (new transactions and retransmissions), by method and transport', ['method', 'transport'], registry),
-    responses: new FastCounter('sip_responses_total', 'Responses sent by us, by request method and class (1xx..6xx)', ['method', 'class'], registry),
-    authFailures: new FastCounter('sip_auth_failures_total', 'Digest authentications refused, by reason (credentials, replay, nonce, qop, algorithm, aor-mismatch)', ['reason'], registry),
-    dropped: new FastCounter('sip_dropped_total', 'Messages dropped without an answer, by reason', ['reason'], registry),
-    retransmissions: new FastCounter('sip_retransmissions_total', 'Retransmitted requests absorbed (in) and messages retransmitted by timers (out)', ['direction'], registry),
-    errors: new FastCounter('sip_internal_errors_total', 'Bugs caught at the adapter (answered 500 where possible)', ['where'], registry),
-    calls: new FastCounter('sip_calls_total', 'Calls ended, by result (answered, busy, noanswer, unavailable, notfound, cancelled, failed)', ['result'], registry),
+    requests: new FastCounter(
+      'sip_requests_total',
+      'Requests received (new transactions and retransmissions), by method and transport',
+      ['method', 'transport'],
+      registry,
+    ),
+    responses: new FastCounter(
+      'sip_responses_total',
+      'Responses sent by us, by request method and class (1xx..6xx)',
+      ['method', 'class'],
+      registry,
+    ),
+    authFailures: new FastCounter(
+      'sip_auth_failures_total',
+      'Digest authentications refused, by reason (credentials, replay, nonce, qop, algorithm, aor-mismatch)',
+      ['reason'],
+      registry,
+    ),
+    dropped: new FastCounter(
+      'sip_dropped_total',
+      'Messages dropped without an answer, by reason',
+      ['reason'],
+      registry,
+    ),
+    retransmissions: new FastCounter(
+      'sip_retransmissions_total',
+      'Retransmitted requests absorbed (in) and messages retransmitted by timers (out)',
+      ['direction'],
+      registry,
+    ),
+    errors: new FastCounter(
+      'sip_internal_errors_total',
+      'Bugs caught at the adapter (answered 500 where possible)',
+      ['where'],
+      registry,
+    ),
+    calls: new FastCounter(
+      'sip_calls_total',
+      'Calls ended, by result (answered, busy, noanswer, unavailable, notfound, cancelled, failed)',
+      ['result'],
+      registry,
+    ),
   };
 }
 
@@ -47,13 +82,32 @@ export function registerSipGauges(registry: Registry, g: SipGauges): void {
     });
   };
   mk('sip_registrations_active', 'Contacts currently bound (all AORs)', g.registrations);
-  mk('sip_contacts_reachable', 'Bound contacts whose last OPTIONS qualify was answered', g.reachable);
+  mk(
+    'sip_contacts_reachable',
+    'Bound contacts whose last OPTIONS qualify was answered',
+    g.reachable,
+  );
   mk('sip_transactions', 'Live server and client transactions', g.transactions);
   mk('sip_tcp_connections', 'Open TCP connections', g.tcpConnections);
   mk('sip_calls_active', 'Calls in progress (ringing or answered)', g.calls);
 }
 
-const KNOWN = new Set(['REGISTER', 'OPTIONS', 'INVITE', 'ACK', 'BYE', 'CANCEL', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'INFO', 'PRACK', 'UPDATE', 'REFER', 'PUBLISH']);
+const KNOWN = new Set([
+  'REGISTER',
+  'OPTIONS',
+  'INVITE',
+  'ACK',
+  'BYE',
+  'CANCEL',
+  'SUBSCRIBE',
+  'NOTIFY',
+  'MESSAGE',
+  'INFO',
+  'PRACK',
+  'UPDATE',
+  'REFER',
+  'PUBLISH',
+]);
 
 /** Method as a bounded label value. */
 export function methodLabel(m: string): string {

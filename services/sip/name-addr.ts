@@ -206,7 +206,11 @@ export function splitList(value: string): string[] {
 }
 
 /** Format a NameAddr back to text, always bracketing the URI. */
-export function formatNameAddr(na: { display?: string | undefined; uriText: string; params?: Params }): string {
+export function formatNameAddr(na: {
+  display?: string | undefined;
+  uriText: string;
+  params?: Params;
+}): string {
   let s = na.display !== undefined ? `${na.display} <${na.uriText}>` : `<${na.uriText}>`;
   for (const [k, v] of na.params ?? []) s += ';' + k + (v !== undefined ? '=' + v : '');
   return s;

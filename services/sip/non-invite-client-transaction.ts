@@ -80,7 +80,10 @@ export class NonInviteClientTransaction {
         return [];
       }
       if (this.timerE !== undefined && now >= this.timerE) {
-        this.intervalE = this.state === 'proceeding' ? this.timers.t2 : Math.min(2 * this.intervalE, this.timers.t2);
+        this.intervalE =
+          this.state === 'proceeding'
+            ? this.timers.t2
+            : Math.min(2 * this.intervalE, this.timers.t2);
         this.timerE = now + this.intervalE;
         return [send(this.dest, this.request)];
       }

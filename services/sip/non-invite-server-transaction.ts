@@ -59,7 +59,8 @@ export class NonInviteServerTransaction {
   handleTimeout(now: number): SendOutput[] {
     // "If Timer J fires while in the "Completed" state, the server transaction MUST
     // transition to the "Terminated" state."
-    if (this.state === 'completed' && this.timerJ !== undefined && now >= this.timerJ) this.state = 'terminated';
+    if (this.state === 'completed' && this.timerJ !== undefined && now >= this.timerJ)
+      this.state = 'terminated';
     return [];
   }
 }

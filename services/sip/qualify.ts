@@ -19,7 +19,10 @@ import { MAGIC_COOKIE } from './via.js';
 import { TimerHeap } from './timer-heap.js';
 import type { Binding } from './store.js';
 
-export type QualifyEvent = { readonly type: 'reachable' | 'unreachable'; readonly binding: Binding };
+export type QualifyEvent = {
+  readonly type: 'reachable' | 'unreachable';
+  readonly binding: Binding;
+};
 
 interface Entry {
   binding: Binding;
@@ -56,7 +59,12 @@ export class Qualify {
       e.binding = b;
       return;
     }
-    const entry: Entry = { binding: b, nextAt: now + this.intervalMs, reachable: undefined, inFlight: false };
+    const entry: Entry = {
+      binding: b,
+      nextAt: now + this.intervalMs,
+      reachable: undefined,
+      inFlight: false,
+    };
     this.entries.set(id, entry);
     this.heap.push(entry.nextAt, entry);
   }
@@ -108,7 +116,12 @@ function hex(rng: Rng, n: number): string {
 }
 
 /** The OPTIONS request for a binding; returns its bytes and top-Via branch. */
-export function buildOptions(b: Binding, local: LocalAddress, rng: Rng, userAgent: string): { data: Uint8Array; branch: string } {
+export function buildOptions(
+  b: Binding,
+  local: LocalAddress,
+  rng: Rng,
+  userAgent: string,
+): { data: Uint8Array; branch: string } {
   const branch = MAGIC_COOKIE + hex(rng, 8);
   const transport = b.transport.toUpperCase();
   const data = encode(`OPTIONS ${b.contact} SIP/2.0`, [

@@ -5,12 +5,21 @@ import { paramValue } from './name-addr.js';
 import { parseAuthorization } from './digest.js';
 
 /** REGISTER → 401 → REGISTER with credentials; returns the final response. */
-function registerWithAuth(core: ReturnType<typeof testCore>['core'], o: Parameters<typeof register>[0] & { password?: string; algorithm?: 'MD5' | 'SHA-256' } = {}, now = T0) {
+function registerWithAuth(
+  core: ReturnType<typeof testCore>['core'],
+  o: Parameters<typeof register>[0] & { password?: string; algorithm?: 'MD5' | 'SHA-256' } = {},
+  now = T0,
+) {
   const user = o.user ?? '2001';
-  const c1 = responses(core.handle({ data: register({ ...o, cseq: o.cseq ?? 1 }), source: PHONE }, now))[0]!;
+  const c1 = responses(
+    core.handle({ data: register({ ...o, cseq: o.cseq ?? 1 }), source: PHONE }, now),
+  )[0]!;
   if (c1.status !== 401) return { challenge: c1, final: c1 };
   const auth = authorize(c1, o.authUser ?? user, o.password ?? `dev-${user}`, o.algorithm ?? 'MD5');
-  const out = core.handle({ data: register({ ...o, cseq: (o.cseq ?? 1) + 1, authorization: auth }), source: PHONE }, now);
+  const out = core.handle(
+    { data: register({ ...o, cseq: (o.cseq ?? 1) + 1, authorization: auth }), source: PHONE },
+    now,
+  );
   return { challenge: c1, final: responses(out)[0]!, auth, out };
 }
 
@@ -20,7 +29,11 @@ t.test('no credentials: 401 with SHA-256 then MD5 challenges, qop=auth', async (
   t.equal(r.length, 1);
   t.equal(r[0]!.status, 401);
   const ch = getHeaders(r[0]!, 'www-authenticate').map((v) => parseAuthorization(v)!);
-  t.same(ch.map((c) => c.params.get('algorithm')), ['SHA-256', 'MD5'], 'RFC 8760 §2.4: most preferred first');
+  t.same(
+    ch.map((c) => c.params.get('algorithm')),
+    ['SHA-256', 'MD5'],
+    'RFC 8760 §2.4: most preferred first',
+  );
   t.ok(ch.every((c) => c.params.get('qop') === 'auth' && c.params.get('realm') === 'asterisk'));
   t.ok(paramValue(r[0]!.to.params, 'tag'), 'To tag added');
 });
@@ -30,7 +43,11 @@ t.test('MD5 and SHA-256 registrations succeed; binding committed before the 200'
     const { core, store } = testCore();
     const { final } = registerWithAuth(core, { algorithm });
     t.equal(final.status, 200, algorithm);
-    t.match(getHeader(final, 'contact'), /^<sip:2001@192\.0\.2\.10:5062>;expires=120$/, 'default expiry 120');
+    t.match(
+      getHeader(final, 'contact'),
+      /^<sip:2001@192\.0\.2\.10:5062>;expires=120$/,
+      'default expiry 120',
+    );
     t.ok(getHeader(final, 'date')?.endsWith('GMT'), 'Date header');
     const rows = store.all();
     t.equal(rows.length, 1, 'row in SQLite when the 200 is returned');
@@ -55,52 +72,105 @@ t.test('expired nonce: 401 stale=true; replayed nonce refused', async (t) => {
   const { core } = testCore();
   const c1 = responses(core.handle({ data: register(), source: PHONE }, T0))[0]!;
   const auth = authorize(c1, '2001', 'dev-2001');
-  const late = responses(core.handle({ data: register({ cseq: 2, authorization: auth }), source: PHONE }, T0 + 301_000))[0]!;
+  const late = responses(
+    core.handle({ data: register({ cseq: 2, authorization: auth }), source: PHONE }, T0 + 301_000),
+  )[0]!;
   t.equal(late.status, 401);
   t.match(getHeader(late, 'www-authenticate'), /stale=true/);
 
   const ok = registerWithAuth(core, {}, T0 + 400_000);
   t.equal(ok.final.status, 200);
   // Same Authorization (same nonce, same nc) in a new transaction: a replay.
-  const replay = responses(core.handle({ data: register({ cseq: 5, authorization: ok.auth! }), source: PHONE }, T0 + 400_100))[0]!;
+  const replay = responses(
+    core.handle(
+      { data: register({ cseq: 5, authorization: ok.auth! }), source: PHONE },
+      T0 + 400_100,
+    ),
+  )[0]!;
   t.equal(replay.status, 401, 'replay refused');
   // A forged nonce (not ours) is refused.
   const forged = ok.auth!.replace(/nonce="[^"]+"/, 'nonce="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"');
-  t.equal(responses(core.handle({ data: register({ cseq: 6, authorization: forged }), source: PHONE }, T0 + 400_200))[0]!.status, 401);
+  t.equal(
+    responses(
+      core.handle(
+        { data: register({ cseq: 6, authorization: forged }), source: PHONE },
+        T0 + 400_200,
+      ),
+    )[0]!.status,
+    401,
+  );
   // A higher nc on the same nonce is legitimate (RFC 7616 §3.4).
-  const c = responses(core.handle({ data: register({ cseq: 7 }), source: PHONE }, T0 + 400_300))[0]!;
+  const c = responses(
+    core.handle({ data: register({ cseq: 7 }), source: PHONE }, T0 + 400_300),
+  )[0]!;
   const a1 = authorize(c, '2001', 'dev-2001', 'MD5', '00000001');
-  t.equal(responses(core.handle({ data: register({ cseq: 8, authorization: a1 }), source: PHONE }, T0 + 400_300))[0]!.status, 200);
+  t.equal(
+    responses(
+      core.handle({ data: register({ cseq: 8, authorization: a1 }), source: PHONE }, T0 + 400_300),
+    )[0]!.status,
+    200,
+  );
   const a2 = authorize(c, '2001', 'dev-2001', 'MD5', '00000002');
-  t.equal(responses(core.handle({ data: register({ cseq: 9, authorization: a2 }), source: PHONE }, T0 + 400_300))[0]!.status, 200);
+  t.equal(
+    responses(
+      core.handle({ data: register({ cseq: 9, authorization: a2 }), source: PHONE }, T0 + 400_300),
+    )[0]!.status,
+    200,
+  );
 });
 
 t.test('auth user must be the AOR user (403)', async (t) => {
   const { core } = testCore();
-  const { final } = registerWithAuth(core, { user: '2002', authUser: '2001', password: 'dev-2001' });
+  const { final } = registerWithAuth(core, {
+    user: '2002',
+    authUser: '2001',
+    password: 'dev-2001',
+  });
   t.equal(final.status, 403);
 });
 
-t.test('Expires: 423 below min with Min-Expires, clamp above max, contact param wins', async (t) => {
-  const { core } = testCore();
-  t.equal(registerWithAuth(core, { expires: '30' }).final.status, 423);
-  t.equal(getHeader(registerWithAuth(core, { expires: '30', callId: 'x2' }).final, 'min-expires'), '60');
-  const big = registerWithAuth(core, { expires: '99999999999999999999999', callId: 'x3' }).final;
-  t.equal(big.status, 200);
-  t.match(getHeader(big, 'contact'), /expires=3600$/);
-  const p = registerWithAuth(core, { contact: '<sip:2001@192.0.2.10:5062>;expires=600', expires: '3000', callId: 'x4' }).final;
-  t.match(getHeader(p, 'contact'), /expires=600$/);
-});
+t.test(
+  'Expires: 423 below min with Min-Expires, clamp above max, contact param wins',
+  async (t) => {
+    const { core } = testCore();
+    t.equal(registerWithAuth(core, { expires: '30' }).final.status, 423);
+    t.equal(
+      getHeader(registerWithAuth(core, { expires: '30', callId: 'x2' }).final, 'min-expires'),
+      '60',
+    );
+    const big = registerWithAuth(core, { expires: '99999999999999999999999', callId: 'x3' }).final;
+    t.equal(big.status, 200);
+    t.match(getHeader(big, 'contact'), /expires=3600$/);
+    const p = registerWithAuth(core, {
+      contact: '<sip:2001@192.0.2.10:5062>;expires=600',
+      expires: '3000',
+      callId: 'x4',
+    }).final;
+    t.match(getHeader(p, 'contact'), /expires=600$/);
+  },
+);
 
 t.test('several contacts, removal with expires=0, "*" with Expires 0, max contacts', async (t) => {
   const { core } = testCore();
-  const two = registerWithAuth(core, { contact: ['<sip:2001@192.0.2.10:5062>', '<sip:2001@192.0.2.11:5062>;q=0.5'] }).final;
+  const two = registerWithAuth(core, {
+    contact: ['<sip:2001@192.0.2.10:5062>', '<sip:2001@192.0.2.11:5062>;q=0.5'],
+  }).final;
   t.equal(getHeaders(two, 'contact').length, 2);
-  const third = registerWithAuth(core, { contact: '<sip:2001@192.0.2.12:5062>', callId: 'other' }).final;
+  const third = registerWithAuth(core, {
+    contact: '<sip:2001@192.0.2.12:5062>',
+    callId: 'other',
+  }).final;
   t.equal(getHeaders(third, 'contact').length, 3, 'bindings of other Call-IDs kept');
-  const fourth = registerWithAuth(core, { contact: '<sip:2001@192.0.2.13:5062>', callId: 'fourth' }).final;
+  const fourth = registerWithAuth(core, {
+    contact: '<sip:2001@192.0.2.13:5062>',
+    callId: 'fourth',
+  }).final;
   t.equal(fourth.status, 503, 'maxContacts 3 (Kamailio max_contacts)');
-  const rm = registerWithAuth(core, { contact: '<sip:2001@192.0.2.12:5062>;expires=0', callId: 'other', cseq: 10 }).final;
+  const rm = registerWithAuth(core, {
+    contact: '<sip:2001@192.0.2.12:5062>;expires=0',
+    callId: 'other',
+    cseq: 10,
+  }).final;
   t.equal(getHeaders(rm, 'contact').length, 2);
   const badStar = registerWithAuth(core, { contact: '*', callId: 'z', cseq: 20 }).final;
   t.equal(badStar.status, 400, '"*" without Expires: 0');
@@ -129,7 +199,10 @@ t.test('rport/received: response to the source; binding keeps the NAT address', 
   core.handle({ data: register({ cseq: 2, authorization: auth }), source: nat }, T0);
   t.same([store.all()[0]!.sourceAddress, store.all()[0]!.sourcePort], ['203.0.113.5', 40000]);
   // Without rport: to the sent-by port at the received address (§18.2.2).
-  const noRport = core.handle({ data: register({ via: 'SIP/2.0/UDP phone.example.com:5070;branch=z9hG4bKnr' }), source: nat }, T0);
+  const noRport = core.handle(
+    { data: register({ via: 'SIP/2.0/UDP phone.example.com:5070;branch=z9hG4bKnr' }), source: nat },
+    T0,
+  );
   t.same([sends(noRport)[0]!.dest.address, sends(noRport)[0]!.dest.port], ['203.0.113.5', 5070]);
 });
 
@@ -147,7 +220,10 @@ t.test('qualify marks reachable and unreachable', async (t) => {
   const callId = /Call-ID: (.*)\r/.exec(text)![1]!;
   const reply = `SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=${branch};rport=5060\r\nFrom: <sip:qualify@127.0.0.1>;tag=1\r\nTo: <sip:2001@192.0.2.10:5062>;tag=2\r\nCall-ID: ${callId}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`;
   const r = core.handle({ data: Buffer.from(reply), source: PHONE }, T0 + 60_050);
-  t.ok(r.some((o) => o.type === 'event' && o.event.type === 'reachable'), 'reachable');
+  t.ok(
+    r.some((o) => o.type === 'event' && o.event.type === 'reachable'),
+    'reachable',
+  );
   t.equal(core.qualify.reachableCount, 1);
   // Next probe unanswered: Timer F (32 s) → unreachable.
   let events: string[] = [];
@@ -178,16 +254,38 @@ t.test('bindings survive a restart (loaded from the store)', async (t) => {
   const { opts } = testCore();
   const again = new SipCore(opts, store, seededRng(3));
   t.equal(again.start(T0 + 1000), 1);
-  t.equal(new SipCore(opts, store, seededRng(4)).start(T0 + 121_000), 0, 'expired ones dropped on load');
+  t.equal(
+    new SipCore(opts, store, seededRng(4)).start(T0 + 121_000),
+    0,
+    'expired ones dropped on load',
+  );
 });
 
-t.test('To must be a SIP URI (416); malformed Authorization is 400; query without Contact', async (t) => {
-  const { core } = testCore();
-  const r = core.handle({ data: Buffer.from(register().toString('latin1').replace('To: <sip:2001@voip.tic2023.com>', 'To: <tel:+2001>')), source: PHONE }, T0);
-  t.equal(responses(r)[0]!.status, 416);
-  t.equal(responses(core.handle({ data: register({ authorization: 'Digest ,,,' }), source: PHONE }, T0))[0]!.status, 400);
-  registerWithAuth(core, {});
-  const q = registerWithAuth(core, { contact: [], callId: 'q', cseq: 50 }).final;
-  t.equal(q.status, 200);
-  t.equal(getHeaders(q, 'contact').length, 1, 'query lists bindings');
-});
+t.test(
+  'To must be a SIP URI (416); malformed Authorization is 400; query without Contact',
+  async (t) => {
+    const { core } = testCore();
+    const r = core.handle(
+      {
+        data: Buffer.from(
+          register()
+            .toString('latin1')
+            .replace('To: <sip:2001@voip.tic2023.com>', 'To: <tel:+2001>'),
+        ),
+        source: PHONE,
+      },
+      T0,
+    );
+    t.equal(responses(r)[0]!.status, 416);
+    t.equal(
+      responses(
+        core.handle({ data: register({ authorization: 'Digest ,,,' }), source: PHONE }, T0),
+      )[0]!.status,
+      400,
+    );
+    registerWithAuth(core, {});
+    const q = registerWithAuth(core, { contact: [], callId: 'q', cseq: 50 }).final;
+    t.equal(q.status, 200);
+    t.equal(getHeaders(q, 'contact').length, 1, 'query lists bindings');
+  },
+);

@@ -38,7 +38,14 @@ import type { Rng } from '../../src/clock.js';
 import { getHeader, getHeaders, type SipRequest } from './message.js';
 import { parseNameAddr, paramValue, splitList, type NameAddr } from './name-addr.js';
 import { parseSipUri, uriKey, unescapeUri, type SipUri } from './uri.js';
-import { algorithmOf, challengeHeader, digestResponse, parseAuthorization, sameDigest, type DigestAlgorithm } from './digest.js';
+import {
+  algorithmOf,
+  challengeHeader,
+  digestResponse,
+  parseAuthorization,
+  sameDigest,
+  type DigestAlgorithm,
+} from './digest.js';
 import type { NonceManager } from './nonce.js';
 import type { ResponseSpec } from './response.js';
 import type { Binding, BindingStore } from './store.js';
@@ -58,7 +65,11 @@ export interface RegistrarOptions {
 
 export type RegistrarEvent =
   | { readonly type: 'bound'; readonly binding: Binding; readonly refresh: boolean }
-  | { readonly type: 'unbound'; readonly binding: Binding; readonly reason: 'removed' | 'expired' | 'replaced' }
+  | {
+      readonly type: 'unbound';
+      readonly binding: Binding;
+      readonly reason: 'removed' | 'expired' | 'replaced';
+    }
   | { readonly type: 'auth-failure'; readonly user: string; readonly reason: string };
 
 export interface RegisterResult {
@@ -77,7 +88,12 @@ function parseDelta(text: string | undefined | null): number | undefined {
 function sameHostPort(a: string, b: string): boolean {
   const x = parseSipUri(a);
   const y = parseSipUri(b);
-  return x !== undefined && y !== undefined && x.host.toLowerCase() === y.host.toLowerCase() && (x.port ?? 5060) === (y.port ?? 5060);
+  return (
+    x !== undefined &&
+    y !== undefined &&
+    x.host.toLowerCase() === y.host.toLowerCase() &&
+    (x.port ?? 5060) === (y.port ?? 5060)
+  );
 }
 
 export class Registrar {
@@ -142,20 +158,26 @@ export class Registrar {
     const events: RegistrarEvent[] = [];
     // Step 3 needs an AOR that is a SIP URI: To "MUST contain a SIP or SIPS URI" (§10.2).
     const toUri = req.to.uri;
-    if (toUri.kind !== 'sip') return { response: { status: 416, reason: 'Unsupported URI Scheme in To' }, events };
+    if (toUri.kind !== 'sip')
+      return { response: { status: 416, reason: 'Unsupported URI Scheme in To' }, events };
     const aorUser = toUri.uri.user !== undefined ? unescapeUri(toUri.uri.user) : '';
 
     // --- Step 3: authenticate
     const auth = this.authenticate(req, now);
     if (auth.kind !== 'ok') {
-      if (auth.kind === 'bad-request') return { response: { status: 400, reason: auth.reason }, events };
-      if (auth.failure) events.push({ type: 'auth-failure', user: auth.user, reason: auth.failure });
+      if (auth.kind === 'bad-request')
+        return { response: { status: 400, reason: auth.reason }, events };
+      if (auth.failure)
+        events.push({ type: 'auth-failure', user: auth.user, reason: auth.failure });
       return { response: this.challenge(now, auth.stale), events };
     }
     // --- Step 4: authorize
     if (auth.user !== aorUser) {
       events.push({ type: 'auth-failure', user: auth.user, reason: 'aor-mismatch' });
-      return { response: { status: 403, reason: 'Forbidden (auth user is not the AOR user)' }, events };
+      return {
+        response: { status: 403, reason: 'Forbidden (auth user is not the AOR user)' },
+        events,
+      };
     }
     // --- Step 5: the AOR must be one of ours.
     if (!this.opts.users.has(aorUser)) return { response: { status: 404 }, events };
@@ -172,7 +194,13 @@ export class Registrar {
     if (values.includes('*')) {
       // §10.3 step 6: "*" only with Expires: 0 and as the only Contact, else 400.
       if (values.length !== 1 || headerExpires !== '0') {
-        return { response: { status: 400, reason: 'Bad Request ("*" needs Expires: 0 and no other Contact)' }, events };
+        return {
+          response: {
+            status: 400,
+            reason: 'Bad Request ("*" needs Expires: 0 and no other Contact)',
+          },
+          events,
+        };
       }
       const remove: Binding[] = [];
       for (const b of existing.values()) {
@@ -197,7 +225,11 @@ export class Registrar {
     for (const v of values) {
       const na = parseNameAddr(v);
       if (!na) return { response: { status: 400, reason: 'Bad Request (bad Contact)' }, events };
-      if (na.uri.kind !== 'sip') return { response: { status: 400, reason: 'Bad Request (Contact is not a SIP URI)' }, events };
+      if (na.uri.kind !== 'sip')
+        return {
+          response: { status: 400, reason: 'Bad Request (Contact is not a SIP URI)' },
+          events,
+        };
       const e = parseDelta(paramValue(na.params, 'expires')) ?? defaultExpires;
       if (e > 0 && e < this.opts.minExpires) {
         return {
@@ -205,7 +237,11 @@ export class Registrar {
           events,
         };
       }
-      changes.set(uriKey(na.uri.uri), { contact: na, uri: na.uri.uri, expires: Math.min(e, this.opts.maxExpires) });
+      changes.set(uriKey(na.uri.uri), {
+        contact: na,
+        uri: na.uri.uri,
+        expires: Math.min(e, this.opts.maxExpires),
+      });
     }
 
     const upsert: Binding[] = [];
@@ -234,7 +270,8 @@ export class Registrar {
         callId: req.callId,
         cseq: req.cseq.seq,
         expiresAt: now + c.expires * 1000,
-        q: typeof q === 'string' && /^(0(\.\d{0,3})?|1(\.0{0,3})?)$/.test(q) ? Number(q) : undefined,
+        q:
+          typeof q === 'string' && /^(0(\.\d{0,3})?|1(\.0{0,3})?)$/.test(q) ? Number(q) : undefined,
         transport: source.transport,
         sourceAddress: source.address,
         sourcePort: source.port,
@@ -265,7 +302,10 @@ export class Registrar {
   private ok(aor: string, now: number): ResponseSpec {
     const headers: [string, string][] = [];
     for (const b of this.byAor.get(aor)?.values() ?? []) {
-      headers.push(['Contact', `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`]);
+      headers.push([
+        'Contact',
+        `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`,
+      ]);
     }
     // "The response SHOULD include a Date header field." (§10.3 step 8)
     headers.push(['Date', new Date(now).toUTCString()]);
@@ -277,7 +317,9 @@ export class Registrar {
     const header = proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
     return {
       status: proxy ? 407 : 401,
-      headers: this.opts.algorithms.map((a) => [header, challengeHeader(this.opts.realm, nonce, a, stale)] as const),
+      headers: this.opts.algorithms.map(
+        (a) => [header, challengeHeader(this.opts.realm, nonce, a, stale)] as const,
+      ),
     };
   }
 
@@ -287,14 +329,25 @@ export class Registrar {
    * the credentials come in Proxy-Authorization (RFC 3261 §22.3); an Authorization header
    * (a phone answering a 401 it got before) is read too.
    */
-  authenticateRequest(req: SipRequest, now: number): { ok: true; user: string } | { ok: false; response: ResponseSpec; failure: { user: string; reason: string } | undefined } {
-    const header = getHeaders(req, 'proxy-authorization').length > 0 ? 'proxy-authorization' : 'authorization';
+  authenticateRequest(
+    req: SipRequest,
+    now: number,
+  ):
+    | { ok: true; user: string }
+    | { ok: false; response: ResponseSpec; failure: { user: string; reason: string } | undefined } {
+    const header =
+      getHeaders(req, 'proxy-authorization').length > 0 ? 'proxy-authorization' : 'authorization';
     const auth = this.authenticate(req, now, header);
     if (auth.kind === 'ok') return { ok: true, user: auth.user };
-    if (auth.kind === 'bad-request') return { ok: false, response: { status: 400, reason: auth.reason }, failure: undefined };
+    if (auth.kind === 'bad-request')
+      return { ok: false, response: { status: 400, reason: auth.reason }, failure: undefined };
     return {
       ok: false,
-      response: this.challenge(now, auth.stale, header === 'proxy-authorization' || getHeaders(req, 'authorization').length === 0),
+      response: this.challenge(
+        now,
+        auth.stale,
+        header === 'proxy-authorization' || getHeaders(req, 'authorization').length === 0,
+      ),
       failure: auth.failure ? { user: auth.user, reason: auth.failure } : undefined,
     };
   }
@@ -322,7 +375,12 @@ export class Registrar {
     const nonce = creds.get('nonce');
     const uri = creds.get('uri');
     const response = creds.get('response');
-    if (username === undefined || nonce === undefined || uri === undefined || response === undefined) {
+    if (
+      username === undefined ||
+      nonce === undefined ||
+      uri === undefined ||
+      response === undefined
+    ) {
       return { kind: 'bad-request', reason: 'Bad Request (incomplete Digest credentials)' };
     }
     const algorithm = algorithmOf(creds.get('algorithm'));
@@ -346,13 +404,27 @@ export class Registrar {
     }
 
     const nonceState = this.nonces.check(nonce, nc, now, false);
-    if (nonceState === 'invalid') return { kind: 'challenge', stale: false, user: username, failure: 'nonce' };
+    if (nonceState === 'invalid')
+      return { kind: 'challenge', stale: false, user: username, failure: 'nonce' };
     const secret = this.opts.users.get(username) ?? this.decoySecret;
-    const expected = digestResponse({ algorithm, username, realm: this.opts.realm, password: secret, method: req.method, uri, nonce, nc, cnonce, qop });
+    const expected = digestResponse({
+      algorithm,
+      username,
+      realm: this.opts.realm,
+      password: secret,
+      method: req.method,
+      uri,
+      nonce,
+      nc,
+      cnonce,
+      qop,
+    });
     const good = sameDigest(expected, response) && this.opts.users.has(username);
     if (!good) return { kind: 'challenge', stale: false, user: username, failure: 'credentials' };
-    if (nonceState === 'stale') return { kind: 'challenge', stale: true, user: username, failure: undefined };
-    if (nonceState === 'replay') return { kind: 'challenge', stale: true, user: username, failure: 'replay' };
+    if (nonceState === 'stale')
+      return { kind: 'challenge', stale: true, user: username, failure: undefined };
+    if (nonceState === 'replay')
+      return { kind: 'challenge', stale: true, user: username, failure: 'replay' };
     this.nonces.commit(nonce, nc);
     return { kind: 'ok', user: username };
   }

@@ -93,9 +93,20 @@ export function buildResponse(
 }
 
 /** The stateless 400/505 for a request that failed to decode (§8.2.2, §21.5.6). */
-export function buildErrorResponse(head: RequestHead, stampedVias: readonly Via[], status: 400 | 505, reason: string, toTag: string): Buffer {
+export function buildErrorResponse(
+  head: RequestHead,
+  stampedVias: readonly Via[],
+  status: 400 | 505,
+  reason: string,
+  toTag: string,
+): Buffer {
   // The reason phrase says what was wrong, as Kamailio's sl_reply_error does; keep it to
   // printable ASCII.
   const phrase = `${status === 400 ? 'Bad Request' : 'Version Not Supported'} (${reason.replace(/[^\x20-\x7e]/g, '?')})`;
-  return buildResponse({ headers: head.headers as Header[] }, stampedVias, { status, reason: phrase }, toTag);
+  return buildResponse(
+    { headers: head.headers as Header[] },
+    stampedVias,
+    { status, reason: phrase },
+    toTag,
+  );
 }

@@ -13,9 +13,10 @@ import { testCore, responses, statuses, PHONE, T0 } from './testing.js';
 // shared/ lies beside the repository's folder on the developers' machines and in CI.
 const CORPUS =
   process.env.SIP_RFC4475_DIR ??
-  [fileURLToPath(new URL('../../../shared/corpora/rfc4475', import.meta.url)), '/work/shared/corpora/rfc4475'].find((d) =>
-    existsSync(d),
-  ) ??
+  [
+    fileURLToPath(new URL('../../../shared/corpora/rfc4475', import.meta.url)),
+    '/work/shared/corpora/rfc4475',
+  ].find((d) => existsSync(d)) ??
   fileURLToPath(new URL('../../../shared/corpora/rfc4475', import.meta.url));
 
 /**
@@ -24,7 +25,11 @@ const CORPUS =
  */
 const EXPECT: Record<string, { decode: 'ok' | 'bad'; answer: (number | 'drop')[]; why: string }> = {
   // 3.1.1 valid
-  wsinv: { decode: 'ok', answer: [481], why: 'valid INVITE with a To tag: a re-INVITE for a dialog we do not have (§12.2.2)' },
+  wsinv: {
+    decode: 'ok',
+    answer: [481],
+    why: 'valid INVITE with a To tag: a re-INVITE for a dialog we do not have (§12.2.2)',
+  },
   intmeth: { decode: 'ok', answer: [501], why: 'valid unknown method' },
   esc01: { decode: 'ok', answer: [407], why: 'valid INVITE, challenged (407, as Asterisk)' },
   escnull: { decode: 'ok', answer: [401], why: 'valid REGISTER, challenged' },
@@ -38,7 +43,11 @@ const EXPECT: Record<string, { decode: 'ok' | 'bad'; answer: (number | 'drop')[]
   unreason: { decode: 'ok', answer: ['drop'], why: 'valid response, no transaction' },
   noreason: { decode: 'ok', answer: ['drop'], why: 'valid response, no transaction' },
   // 3.1.2 invalid
-  badinv01: { decode: 'bad', answer: [400, 'drop'], why: 'empty Via params: no Via to answer to, so dropped (the RFC allows either)' },
+  badinv01: {
+    decode: 'bad',
+    answer: [400, 'drop'],
+    why: 'empty Via params: no Via to answer to, so dropped (the RFC allows either)',
+  },
   clerr: { decode: 'bad', answer: [400], why: 'Content-Length past the body' },
   ncl: { decode: 'bad', answer: [400], why: 'negative Content-Length' },
   scalar02: { decode: 'bad', answer: [400], why: 'CSeq and Max-Forwards out of range' },
@@ -55,7 +64,11 @@ const EXPECT: Record<string, { decode: 'ok' | 'bad'; answer: (number | 'drop')[]
   baddn: { decode: 'bad', answer: [400], why: 'unquoted display name with comma' },
   badvers: { decode: 'bad', answer: [505], why: 'SIP/7.0' },
   mismatch01: { decode: 'bad', answer: [400], why: 'CSeq method mismatch' },
-  mismatch02: { decode: 'bad', answer: [400, 501], why: 'CSeq method mismatch on an unknown method' },
+  mismatch02: {
+    decode: 'bad',
+    answer: [400, 501],
+    why: 'CSeq method mismatch on an unknown method',
+  },
   bigcode: { decode: 'bad', answer: ['drop'], why: 'status code out of range' },
   // 3.2 transaction layer
   badbranch: { decode: 'ok', answer: [200], why: 'branch = bare cookie is still a branch' },
@@ -65,12 +78,20 @@ const EXPECT: Record<string, { decode: 'ok' | 'bad'; answer: (number | 'drop')[]
   novelsc: { decode: 'ok', answer: [416], why: 'soap.beep scheme' },
   unksm2: { decode: 'ok', answer: [416, 400], why: 'REGISTER with a non-SIP To' },
   bext01: { decode: 'ok', answer: [420], why: 'Require of unknown options' },
-  invut: { decode: 'ok', answer: [415, 407], why: '415 asked; the caller is authenticated first (as Asterisk does), the body checked after' },
+  invut: {
+    decode: 'ok',
+    answer: [415, 407],
+    why: '415 asked; the caller is authenticated first (as Asterisk does), the body checked after',
+  },
   regaut01: { decode: 'ok', answer: [401], why: 'unknown auth scheme: challenged' },
   multi01: { decode: 'bad', answer: [400], why: 'duplicate single-value headers' },
   mcl01: { decode: 'bad', answer: [400], why: 'two Content-Length' },
   bcast: { decode: 'ok', answer: ['drop'], why: 'response; not a proxy, no transaction' },
-  zeromf: { decode: 'ok', answer: [200, 483], why: 'endpoint answers as if Max-Forwards were positive' },
+  zeromf: {
+    decode: 'ok',
+    answer: [200, 483],
+    why: 'endpoint answers as if Max-Forwards were positive',
+  },
   cparam01: { decode: 'ok', answer: [401], why: 'REGISTER challenged' },
   cparam02: { decode: 'ok', answer: [401], why: 'REGISTER challenged' },
   regescrt: { decode: 'ok', answer: [401], why: 'REGISTER challenged' },
@@ -99,7 +120,9 @@ if (!existsSync(CORPUS)) {
       const got = r.length === 0 ? 'drop' : r[0]!;
       t.ok(exp.answer.includes(got), `answer ${got} in [${exp.answer.join(', ')}]: ${exp.why}`);
       // Still serving afterwards.
-      const ping = Buffer.from('OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKp\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: p\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n');
+      const ping = Buffer.from(
+        'OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKp\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: p\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n',
+      );
       t.equal(responses(core.handle({ data: ping, source: PHONE }, T0 + 1))[0]?.status, 200);
     });
   }

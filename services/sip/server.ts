@@ -18,7 +18,12 @@
  * unreachable until it registers again), TLS.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, type Server as TcpServer, type Socket as TcpSocket, type AddressInfo } from 'node:net';
+import {
+  createServer,
+  type Server as TcpServer,
+  type Socket as TcpSocket,
+  type AddressInfo,
+} from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -81,7 +86,9 @@ export class SipServer {
       onEnded: (report) => {
         this.media.delete(report.id);
         this.endedReports.set(report.id, report);
-        this.coreCall('media-ended', () => this.core.mediaEnded(report.id, report.reason, this.d.clock.now()));
+        this.coreCall('media-ended', () =>
+          this.core.mediaEnded(report.id, report.reason, this.d.clock.now()),
+        );
         this.endedReports.delete(report.id);
       },
     });
@@ -99,13 +106,19 @@ export class SipServer {
           users: d.users,
         },
         timers: { t1: cfg.timers.t1Ms, t2: cfg.timers.t2Ms, t4: cfg.timers.t4Ms },
-        qualifyIntervalMs: cfg.qualify.enabled ? cfg.qualify.intervalS * 1000 : Number.MAX_SAFE_INTEGER / 2,
+        qualifyIntervalMs: cfg.qualify.enabled
+          ? cfg.qualify.intervalS * 1000
+          : Number.MAX_SAFE_INTEGER / 2,
         nonceTtlMs: cfg.auth.nonceTtlS * 1000,
         maxNonces: cfg.auth.maxNonces,
         maxTransactions: cfg.maxTransactions,
         local: { udp: { host, port: first.port }, tcp: { host, port: first.port } },
         userAgent: cfg.userAgent,
-        calls: { maxCalls: cfg.maxCalls, greeting: this.greeting !== undefined, dialplan: cfg.dialplan },
+        calls: {
+          maxCalls: cfg.maxCalls,
+          greeting: this.greeting !== undefined,
+          dialplan: cfg.dialplan,
+        },
       },
       this.store,
       d.rng,
@@ -121,12 +134,18 @@ export class SipServer {
       const data = readFileSync(file);
       const p = promptPackets(data, { ssrc: 1, sequenceNumber: 0, timestamp: 0 });
       if (!p.ok) {
-        this.d.log.warn({ file, error: p.error }, 'sip greeting unusable; unanswered calls get 480');
+        this.d.log.warn(
+          { file, error: p.error },
+          'sip greeting unusable; unanswered calls get 480',
+        );
         return undefined;
       }
       return data;
     } catch (err) {
-      this.d.log.warn({ file, err: (err as Error).message }, 'sip greeting not readable; unanswered calls get 480');
+      this.d.log.warn(
+        { file, err: (err as Error).message },
+        'sip greeting not readable; unanswered calls get 480',
+      );
       return undefined;
     }
   }
@@ -191,7 +210,9 @@ export class SipServer {
         });
       });
       const port = sock.address().port;
-      sock.on('message', (data, rinfo) => this.input(data, { transport: 'udp', address: rinfo.address, port: rinfo.port }));
+      sock.on('message', (data, rinfo) =>
+        this.input(data, { transport: 'udp', address: rinfo.address, port: rinfo.port }),
+      );
       sock.on('error', (err) => this.d.log.error({ err }, 'udp socket error'));
       this.udp.push(sock);
       const srv = createServer((s) => this.accept(s));
@@ -214,7 +235,8 @@ export class SipServer {
 
   async stop(): Promise<void> {
     this.started = false;
-    for (const r of this.relay.closeAll()) this.d.log.info({ id: r.id }, 'sip call media closed at shutdown');
+    for (const r of this.relay.closeAll())
+      this.d.log.info({ id: r.id }, 'sip call media closed at shutdown');
     this.media.clear();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -235,7 +257,12 @@ export class SipServer {
     this.conns.set(id, s);
     this.connByPeer.set(peer, id);
     const framer = new TcpFramer();
-    const source: Endpoint = { transport: 'tcp', address: s.remoteAddress ?? '', port: s.remotePort ?? 0, connection: id };
+    const source: Endpoint = {
+      transport: 'tcp',
+      address: s.remoteAddress ?? '',
+      port: s.remotePort ?? 0,
+      connection: id,
+    };
     s.setTimeout(this.d.cfg.tcp.idleTimeoutMs, () => s.destroy());
     s.on('data', (chunk) => {
       for (const f of framer.push(chunk)) {
@@ -293,12 +320,16 @@ export class SipServer {
             }
             this.media.set(op.id, h);
             const a = h.local('a')!;
-            this.coreCall('media-open', () => this.core.mediaOpened(op.id, { address: h.address, a, b: h.local('b') }, now()));
+            this.coreCall('media-open', () =>
+              this.core.mediaOpened(op.id, { address: h.address, a, b: h.local('b') }, now()),
+            );
           },
           (err: unknown) => {
             if (!(err instanceof RelayError)) this.bug('media-open', err);
             else this.d.log.warn({ code: err.code, err: err.message }, 'sip relay open failed');
-            this.coreCall('media-open', () => this.core.mediaFailed(op.id, err instanceof RelayError ? err.code : 'error', now()));
+            this.coreCall('media-open', () =>
+              this.core.mediaFailed(op.id, err instanceof RelayError ? err.code : 'error', now()),
+            );
           },
         );
         return;
@@ -313,7 +344,9 @@ export class SipServer {
         }
         const p = promptPackets(this.greeting, randomRtpStart(this.d.rng));
         if (!p.ok) return;
-        h.play(p.packets, () => setImmediate(() => this.coreCall('play', () => this.core.playDone(op.id, now()))));
+        h.play(p.packets, () =>
+          setImmediate(() => this.coreCall('play', () => this.core.playDone(op.id, now()))),
+        );
         return;
       }
       case 'close': {
@@ -326,7 +359,9 @@ export class SipServer {
   }
 
   /** Close the call's relay session and log the call with its per-direction QoS. */
-  private callEnded(ev: Extract<CoreOutput, { type: 'event' }>['event'] & { type: 'call-ended' }): void {
+  private callEnded(
+    ev: Extract<CoreOutput, { type: 'event' }>['event'] & { type: 'call-ended' },
+  ): void {
     this.d.metrics.calls.inc([ev.result]);
     let report: RelayReport | undefined = this.endedReports.get(ev.id);
     const h = this.media.get(ev.id);
@@ -336,7 +371,16 @@ export class SipServer {
     }
     const qos = report ? qosSummary(report) : undefined;
     this.d.log.info(
-      { callId: ev.callId, caller: ev.caller, callee: ev.callee, result: ev.result, status: ev.status, reason: ev.reason, durationMs: ev.durationMs, ...(qos ? { qos } : {}) },
+      {
+        callId: ev.callId,
+        caller: ev.caller,
+        callee: ev.callee,
+        result: ev.result,
+        status: ev.status,
+        reason: ev.reason,
+        durationMs: ev.durationMs,
+        ...(qos ? { qos } : {}),
+      },
       'sip call ended',
     );
   }
@@ -381,10 +425,21 @@ export class SipServer {
           break;
         case 'bound':
           if (!ev.binding.contact || ev.refresh) break;
-          log.info({ aor: ev.binding.aor, contact: ev.binding.contact, source: `${ev.binding.sourceAddress}:${ev.binding.sourcePort}`, transport: ev.binding.transport }, 'sip registered');
+          log.info(
+            {
+              aor: ev.binding.aor,
+              contact: ev.binding.contact,
+              source: `${ev.binding.sourceAddress}:${ev.binding.sourcePort}`,
+              transport: ev.binding.transport,
+            },
+            'sip registered',
+          );
           break;
         case 'unbound':
-          log.info({ aor: ev.binding.aor, contact: ev.binding.contact, reason: ev.reason }, 'sip unregistered');
+          log.info(
+            { aor: ev.binding.aor, contact: ev.binding.contact, reason: ev.reason },
+            'sip unregistered',
+          );
           break;
         case 'auth-failure':
           log.info({ user: ev.user, reason: ev.reason }, 'sip auth failure');
@@ -394,7 +449,14 @@ export class SipServer {
           log.info({ aor: ev.binding.aor, contact: ev.binding.contact }, `sip contact ${ev.type}`);
           break;
         case 'bad-message':
-          log.debug({ reason: ev.reason, source: `${ev.source.address}:${ev.source.port}`, answered: ev.answered }, 'sip bad message');
+          log.debug(
+            {
+              reason: ev.reason,
+              source: `${ev.source.address}:${ev.source.port}`,
+              answered: ev.answered,
+            },
+            'sip bad message',
+          );
           break;
       }
     }
@@ -423,7 +485,10 @@ export class SipServer {
       this.store.flush?.();
     } catch (e) {
       // Nothing promised goes out; the phones retransmit and the next commit may succeed.
-      this.d.log.error({ err: e, replies: held.length }, 'sip binding commit failed; replies withheld');
+      this.d.log.error(
+        { err: e, replies: held.length },
+        'sip binding commit failed; replies withheld',
+      );
       this.d.metrics.errors.inc(['store']);
       return;
     }
@@ -434,7 +499,11 @@ export class SipServer {
     if (dest.transport === 'udp') {
       const sock = this.udp[0];
       sock?.send(data, dest.port, dest.address, (err) => {
-        if (err) this.d.log.debug({ err: err.message, dest: `${dest.address}:${dest.port}` }, 'sip udp send failed');
+        if (err)
+          this.d.log.debug(
+            { err: err.message, dest: `${dest.address}:${dest.port}` },
+            'sip udp send failed',
+          );
       });
       return;
     }
@@ -464,5 +533,11 @@ export function qosSummary(r: RelayReport): Record<string, unknown> {
       sentToPhone: r.legs[leg].sent.packets,
     };
   };
-  return { fromCaller: dir('a'), fromCallee: dir('b'), reason: r.reason, durationMs: r.durationMs, dropped: r.dropped };
+  return {
+    fromCaller: dir('a'),
+    fromCallee: dir('b'),
+    reason: r.reason,
+    durationMs: r.durationMs,
+    dropped: r.dropped,
+  };
 }

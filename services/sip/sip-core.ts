@@ -31,13 +31,26 @@ import { responseTarget, stampVia, type Via } from './via.js';
 import { TransactionLayer } from './transaction-layer.js';
 import { Registrar, type RegistrarEvent, type RegistrarOptions } from './registrar.js';
 import { NonceManager } from './nonce.js';
-import { Qualify, bindingId, buildOptions, type LocalAddress, type QualifyEvent } from './qualify.js';
+import {
+  Qualify,
+  bindingId,
+  buildOptions,
+  type LocalAddress,
+  type QualifyEvent,
+} from './qualify.js';
 import { isToken } from './name-addr.js';
 import { methodLabel, type SipMetrics } from './metrics.js';
 import type { BindingStore } from './store.js';
 import { send, type Endpoint, type SendOutput, type TransportName } from './transport.js';
 import type { SipTimers } from './sip-timers.js';
-import { B2bua, ALLOW_CALLS, type B2buaOutput, type CallEvent, type MediaOp, type PortPairLike } from './b2bua.js';
+import {
+  B2bua,
+  ALLOW_CALLS,
+  type B2buaOutput,
+  type CallEvent,
+  type MediaOp,
+  type PortPairLike,
+} from './b2bua.js';
 import { DEFAULT_DIALPLAN, Dialplan, type DialplanConfig } from './dialplan.js';
 import { paramValue } from './name-addr.js';
 import type { ServerTransaction } from './transaction-layer.js';
@@ -51,9 +64,17 @@ export type CoreEvent =
   | RegistrarEvent
   | QualifyEvent
   | CallEvent
-  | { readonly type: 'bad-message'; readonly reason: string; readonly source: Endpoint; readonly answered: boolean };
+  | {
+      readonly type: 'bad-message';
+      readonly reason: string;
+      readonly source: Endpoint;
+      readonly answered: boolean;
+    };
 
-export type CoreOutput = SendOutput | { readonly type: 'media'; readonly op: MediaOp } | { readonly type: 'event'; readonly event: CoreEvent };
+export type CoreOutput =
+  | SendOutput
+  | { readonly type: 'media'; readonly op: MediaOp }
+  | { readonly type: 'event'; readonly event: CoreEvent };
 
 export interface CoreOptions {
   readonly registrar: RegistrarOptions;
@@ -67,7 +88,11 @@ export interface CoreOptions {
   /** Value of Server / User-Agent. */
   readonly userAgent: string;
   /** Calls: concurrent call limit, whether a greeting is loaded, the dialplan. */
-  readonly calls?: { readonly maxCalls: number; readonly greeting: boolean; readonly dialplan: DialplanConfig };
+  readonly calls?: {
+    readonly maxCalls: number;
+    readonly greeting: boolean;
+    readonly dialplan: DialplanConfig;
+  };
 }
 
 export interface CoreInput {
@@ -99,19 +124,30 @@ export class SipCore {
     this.qualify = new Qualify(opts.qualifyIntervalMs);
     const calls = opts.calls ?? { maxCalls: 100, greeting: true, dialplan: DEFAULT_DIALPLAN };
     this.b2bua = new B2bua(
-      { timers: opts.timers, local: opts.local, userAgent: opts.userAgent, maxCalls: calls.maxCalls, greeting: calls.greeting },
+      {
+        timers: opts.timers,
+        local: opts.local,
+        userAgent: opts.userAgent,
+        maxCalls: calls.maxCalls,
+        greeting: calls.greeting,
+      },
       {
         layer: this.layer,
         registrar: this.registrar,
         dialplan: new Dialplan(calls.dialplan, opts.registrar.users),
         rng,
-        respond: (tx, req, vias, spec, toTag, now) => this.respondVia(tx, req, vias, spec, toTag, now),
+        respond: (tx, req, vias, spec, toTag, now) =>
+          this.respondVia(tx, req, vias, spec, toTag, now),
       },
     );
   }
 
   /** The relay for call `id` is open (adapter → core). */
-  mediaOpened(id: string, media: { address: string; a: PortPairLike; b: PortPairLike | undefined }, now: number): CoreOutput[] {
+  mediaOpened(
+    id: string,
+    media: { address: string; a: PortPairLike; b: PortPairLike | undefined },
+    now: number,
+  ): CoreOutput[] {
     return this.b2bua.mediaOpened(id, media, now);
   }
 
@@ -128,7 +164,14 @@ export class SipCore {
     return this.b2bua.playDone(id, now);
   }
 
-  private respondVia(tx: ServerTransaction, req: SipRequest, vias: readonly Via[], spec: ResponseSpec, toTag: string, now: number): SendOutput[] {
+  private respondVia(
+    tx: ServerTransaction,
+    req: SipRequest,
+    vias: readonly Via[],
+    spec: ResponseSpec,
+    toTag: string,
+    now: number,
+  ): SendOutput[] {
     const data = this.encodeResponse(req, vias, spec, toTag);
     this.metrics?.responses.inc([methodLabel(req.method), `${Math.floor(spec.status / 100)}xx`]);
     return this.layer.respond(tx, spec.status, data, now);
@@ -150,12 +193,18 @@ export class SipCore {
         const vias = this.stamp(r.head.via, input.source);
         const data = buildErrorResponse(r.head, vias, r.status, r.reason, this.tag());
         out.push(send(this.responseDest(vias[0]!, input.source), data));
-        this.metrics?.responses.inc([methodLabel(r.head.method), `${Math.floor(r.status / 100)}xx`]);
+        this.metrics?.responses.inc([
+          methodLabel(r.head.method),
+          `${Math.floor(r.status / 100)}xx`,
+        ]);
         answered = true;
       } else {
         this.metrics?.dropped.inc(['malformed']);
       }
-      out.push({ type: 'event', event: { type: 'bad-message', reason: r.reason, source: input.source, answered } });
+      out.push({
+        type: 'event',
+        event: { type: 'bad-message', reason: r.reason, source: input.source, answered },
+      });
       return out;
     }
     const msg = r.message;
@@ -170,7 +219,12 @@ export class SipCore {
 
   nextTimeout(): number | undefined {
     let t = this.nextPurge;
-    for (const x of [this.layer.nextTimeout(), this.registrar.nextTimeout(), this.qualify.nextTimeout(), this.b2bua.nextTimeout()]) {
+    for (const x of [
+      this.layer.nextTimeout(),
+      this.registrar.nextTimeout(),
+      this.qualify.nextTimeout(),
+      this.b2bua.nextTimeout(),
+    ]) {
       if (x !== undefined && x < t) t = x;
     }
     return t;
@@ -196,7 +250,12 @@ export class SipCore {
     for (const b of this.qualify.due(now)) {
       const local = this.opts.local[b.transport];
       const { data, branch } = buildOptions(b, local, this.rng, this.opts.userAgent);
-      const dest: Endpoint = { transport: b.transport, address: b.sourceAddress, port: b.sourcePort, connection: undefined };
+      const dest: Endpoint = {
+        transport: b.transport,
+        address: b.sourceAddress,
+        port: b.sourcePort,
+        connection: undefined,
+      };
       const { tx, sends } = this.layer.sendRequest(branch, 'OPTIONS', data, dest, now);
       this.probes.set(tx.key, bindingId(b));
       out.push(...sends);
@@ -232,7 +291,8 @@ export class SipCore {
       // ACK for a non-2xx final: absorbed by the INVITE server transaction (§17.2.1).
       const tx = this.layer.findServer(req);
       if (tx?.kind === 'ist') this.layer.ack(tx, now);
-      else if (!this.b2bua.onAck(req, now, out as B2buaOutput[])) this.metrics?.dropped.inc(['stray-ack']);
+      else if (!this.b2bua.onAck(req, now, out as B2buaOutput[]))
+        this.metrics?.dropped.inc(['stray-ack']);
       return;
     }
     const existing = this.layer.findServer(req);
@@ -244,7 +304,12 @@ export class SipCore {
     const dest = this.responseDest(vias[0]!, source);
     if (this.layer.serverCount >= this.layer.maxTransactions) {
       // Overload: answer statelessly, as Kamailio's sl_send_reply would.
-      out.push(send(dest, this.encodeResponse(req, vias, { status: 503, headers: [['Retry-After', '5']] })));
+      out.push(
+        send(
+          dest,
+          this.encodeResponse(req, vias, { status: 503, headers: [['Retry-After', '5']] }),
+        ),
+      );
       this.metrics?.responses.inc([methodLabel(req.method), '5xx']);
       return;
     }
@@ -255,11 +320,21 @@ export class SipCore {
     this.metrics?.responses.inc([methodLabel(req.method), `${Math.floor(spec.status / 100)}xx`]);
   }
 
-  private dispatch(req: SipRequest, source: Endpoint, vias: readonly Via[], tx: ServerTransaction, now: number, out: CoreOutput[]): ResponseSpec | undefined {
+  private dispatch(
+    req: SipRequest,
+    source: Endpoint,
+    vias: readonly Via[],
+    tx: ServerTransaction,
+    now: number,
+    out: CoreOutput[],
+  ): ResponseSpec | undefined {
     if (req.requestUri.kind !== 'sip') return { status: 416 };
     const require = getHeader(req, 'require');
     if (require !== undefined && req.method !== 'CANCEL') {
-      const tags = require.split(',').map((s) => s.trim()).filter((s) => isToken(s));
+      const tags = require
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => isToken(s));
       if (tags.length > 0) return { status: 420, headers: [['Unsupported', tags.join(', ')]] };
     }
     const toTag = paramValue(req.to.params, 'tag');
@@ -271,7 +346,9 @@ export class SipCore {
         if (tx.kind !== 'ist') return { status: 500 };
         const before = out.length;
         const r = this.b2bua.onInvite(req, vias, tx, source, now, out as B2buaOutput[]);
-        for (const o of out.slice(before)) if (o.type === 'event' && o.event.type === 'auth-failure') this.metrics?.authFailures.inc([o.event.reason]);
+        for (const o of out.slice(before))
+          if (o.type === 'event' && o.event.type === 'auth-failure')
+            this.metrics?.authFailures.inc([o.event.reason]);
         return r;
       }
       case 'REGISTER': {
@@ -306,10 +383,23 @@ export class SipCore {
     }
   }
 
-  private encodeResponse(req: SipRequest, vias: readonly Via[], spec: ResponseSpec, toTag = this.tag()): Uint8Array {
-    const headers: [string, string][] = [...(spec.headers ?? []).map((h) => [h[0], h[1]] as [string, string]), ['Server', this.opts.userAgent]];
+  private encodeResponse(
+    req: SipRequest,
+    vias: readonly Via[],
+    spec: ResponseSpec,
+    toTag = this.tag(),
+  ): Uint8Array {
+    const headers: [string, string][] = [
+      ...(spec.headers ?? []).map((h) => [h[0], h[1]] as [string, string]),
+      ['Server', this.opts.userAgent],
+    ];
     // "Supported" with no option tags is legal but noisy: drop the empty one.
-    return buildResponse(req, vias, { ...spec, headers: headers.filter(([n, v]) => !(n === 'Supported' && v === '')) }, toTag);
+    return buildResponse(
+      req,
+      vias,
+      { ...spec, headers: headers.filter(([n, v]) => !(n === 'Supported' && v === '')) },
+      toTag,
+    );
   }
 
   private stamp(via: readonly Via[], source: Endpoint): Via[] {

@@ -80,7 +80,12 @@ export class SqliteBindingStore implements BindingStore {
   private readonly store: Store;
 
   constructor(file: string, log?: Logger) {
-    this.store = openStore({ file, migrations: MIGRATIONS, durability: 'promise', ...(log ? { log } : {}) });
+    this.store = openStore({
+      file,
+      migrations: MIGRATIONS,
+      durability: 'promise',
+      ...(log ? { log } : {}),
+    });
   }
 
   all(): Binding[] {
@@ -135,7 +140,19 @@ export class SqliteBindingStore implements BindingStore {
     }
     for (const r of changes.remove) del.run(r.aor, r.contactKey);
     for (const b of changes.upsert) {
-      up.run(b.aor, b.contactKey, b.contact, b.callId, b.cseq, b.expiresAt, b.q ?? null, b.transport, b.sourceAddress, b.sourcePort, b.userAgent ?? null);
+      up.run(
+        b.aor,
+        b.contactKey,
+        b.contact,
+        b.callId,
+        b.cseq,
+        b.expiresAt,
+        b.q ?? null,
+        b.transport,
+        b.sourceAddress,
+        b.sourcePort,
+        b.userAgent ?? null,
+      );
     }
   }
 

@@ -34,7 +34,8 @@ export class TcpFramer {
       while (i < this.buf.length && (this.buf[i] === 0x0d || this.buf[i] === 0x0a)) i++;
       if (i > 0) {
         // "\r\n\r\n" is a keepalive ping (RFC 5626 §3.5.1); answer once per ping.
-        if (i >= 4 && this.buf.subarray(0, 4).toString('latin1') === '\r\n\r\n') out.push({ type: 'ping' });
+        if (i >= 4 && this.buf.subarray(0, 4).toString('latin1') === '\r\n\r\n')
+          out.push({ type: 'ping' });
         if (i === this.buf.length) {
           // Keep a lone "\r" in case a "\n" follows; drop the rest.
           this.buf = this.buf[i - 1] === 0x0d ? Buffer.from([0x0d]) : Buffer.alloc(0);

@@ -48,10 +48,24 @@ export class MemoryBindingStore implements BindingStore {
 
 export const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
-export function testCore(over: Partial<CoreOptions> = {}, users = new Map([['2001', 'dev-2001'], ['2002', 'dev-2002']])) {
+export function testCore(
+  over: Partial<CoreOptions> = {},
+  users = new Map([
+    ['2001', 'dev-2001'],
+    ['2002', 'dev-2002'],
+  ]),
+) {
   const store = new MemoryBindingStore();
   const opts: CoreOptions = {
-    registrar: { realm: 'asterisk', algorithms: ['SHA-256', 'MD5'], defaultExpires: 120, minExpires: 60, maxExpires: 3600, maxContacts: 3, users },
+    registrar: {
+      realm: 'asterisk',
+      algorithms: ['SHA-256', 'MD5'],
+      defaultExpires: 120,
+      minExpires: 60,
+      maxExpires: 3600,
+      maxContacts: 3,
+      users,
+    },
     timers: DEFAULT_TIMERS,
     qualifyIntervalMs: 60_000,
     nonceTtlMs: 300_000,
@@ -100,7 +114,12 @@ let branchCounter = 0;
 
 export function register(o: RegisterOpts = {}): Buffer {
   const user = o.user ?? '2001';
-  const contacts = o.contact === undefined ? [`<sip:${user}@192.0.2.10:5062>`] : Array.isArray(o.contact) ? o.contact : [o.contact];
+  const contacts =
+    o.contact === undefined
+      ? [`<sip:${user}@192.0.2.10:5062>`]
+      : Array.isArray(o.contact)
+        ? o.contact
+        : [o.contact];
   const lines = [
     `REGISTER sip:voip.tic2023.com SIP/2.0`,
     `Via: ${o.via ?? `SIP/2.0/UDP 192.0.2.10:5062;branch=${o.branch ?? 'z9hG4bKt' + ++branchCounter};rport`}`,
@@ -121,7 +140,14 @@ export function register(o: RegisterOpts = {}): Buffer {
 }
 
 /** Answer a 401 for `user` with `password`, using the challenge for `algorithm`. */
-export function authorize(res: SipResponse, user: string, password: string, algorithm: DigestAlgorithm = 'MD5', nc = '00000001', uri = 'sip:voip.tic2023.com'): string {
+export function authorize(
+  res: SipResponse,
+  user: string,
+  password: string,
+  algorithm: DigestAlgorithm = 'MD5',
+  nc = '00000001',
+  uri = 'sip:voip.tic2023.com',
+): string {
   const ch = getHeaders(res, 'www-authenticate')
     .map((v) => parseAuthorization(v)!)
     .find((c) => (c.params.get('algorithm') ?? 'MD5') === algorithm);
@@ -129,7 +155,18 @@ export function authorize(res: SipResponse, user: string, password: string, algo
   const realm = ch.params.get('realm')!;
   const nonce = ch.params.get('nonce')!;
   const cnonce = 'c0ffee';
-  const response = digestResponse({ algorithm, username: user, realm, password, method: 'REGISTER', uri, nonce, nc, cnonce, qop: 'auth' });
+  const response = digestResponse({
+    algorithm,
+    username: user,
+    realm,
+    password,
+    method: 'REGISTER',
+    uri,
+    nonce,
+    nc,
+    cnonce,
+    qop: 'auth',
+  });
   return `Digest username="${user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=${algorithm}, qop=auth, nc=${nc}, cnonce="${cnonce}"`;
 }
 

@@ -53,7 +53,8 @@ export function serverKey(req: SipRequest): string {
   const top = req.via[0]!;
   const method = req.method === 'ACK' ? 'INVITE' : req.method;
   const branch = top.branch;
-  if (branch !== undefined && branch.startsWith(MAGIC_COOKIE)) return `${branch}|${sentBy(top)}|${method}`;
+  if (branch !== undefined && branch.startsWith(MAGIC_COOKIE))
+    return `${branch}|${sentBy(top)}|${method}`;
   const fromTag = paramValue(req.from.params, 'tag') ?? '';
   return `2543|${req.uri}|${fromTag}|${req.callId}|${req.cseq.seq}|${sentBy(top)}|${branch ?? ''}|${method}`;
 }
@@ -112,9 +113,22 @@ export class TransactionLayer {
   }
 
   /** Start a non-INVITE client transaction; `branch` is the top Via branch of `data`. */
-  sendRequest(branch: string, method: string, data: Uint8Array, dest: Endpoint, now: number): { tx: NonInviteClientTransaction; sends: SendOutput[] } {
+  sendRequest(
+    branch: string,
+    method: string,
+    data: Uint8Array,
+    dest: Endpoint,
+    now: number,
+  ): { tx: NonInviteClientTransaction; sends: SendOutput[] } {
     const key = `${branch}|${method}`;
-    const tx = new NonInviteClientTransaction(key, dest, data, isReliable(dest.transport), this.timers, now);
+    const tx = new NonInviteClientTransaction(
+      key,
+      dest,
+      data,
+      isReliable(dest.transport),
+      this.timers,
+      now,
+    );
     this.clients.set(key, tx);
     this.reschedule(tx);
     return { tx, sends: tx.start() };
@@ -129,7 +143,15 @@ export class TransactionLayer {
     buildAck: (status: number, toHeader: string) => Uint8Array,
   ): { tx: InviteClientTransaction; sends: SendOutput[] } {
     const key = `${branch}|INVITE`;
-    const tx = new InviteClientTransaction(key, dest, data, isReliable(dest.transport), this.timers, now, buildAck);
+    const tx = new InviteClientTransaction(
+      key,
+      dest,
+      data,
+      isReliable(dest.transport),
+      this.timers,
+      now,
+      buildAck,
+    );
     this.clients.set(key, tx);
     this.reschedule(tx);
     return { tx, sends: tx.start() };
@@ -139,14 +161,18 @@ export class TransactionLayer {
    * Match a response to a client transaction; `deliver` says whether the TU sees it,
    * `sends` holds the ACK an INVITE client transaction sends for a non-2xx final.
    */
-  receiveResponse(res: SipResponse, now: number): { tx: ClientTransaction; deliver: boolean; sends: SendOutput[] } | undefined {
+  receiveResponse(
+    res: SipResponse,
+    now: number,
+  ): { tx: ClientTransaction; deliver: boolean; sends: SendOutput[] } | undefined {
     const branch = res.via[0]?.branch;
     if (branch === undefined) return undefined;
     const tx = this.clients.get(`${branch}|${res.cseq.method}`);
     if (!tx) return undefined;
     let deliver: boolean;
     let sends: SendOutput[] = [];
-    if (tx.kind === 'ict') ({ deliver, sends } = tx.receiveResponse(res.status, getHeader(res, 'to') ?? '', now));
+    if (tx.kind === 'ict')
+      ({ deliver, sends } = tx.receiveResponse(res.status, getHeader(res, 'to') ?? '', now));
     else deliver = tx.receiveResponse(res.status, now);
     this.reschedule(tx);
     return { tx, deliver, sends };
@@ -167,7 +193,8 @@ export class TransactionLayer {
       report.sends.push(...tx.handleTimeout(now));
       if (tx.state === 'terminated') {
         this.remove(tx);
-        if ((tx.kind === 'nict' || tx.kind === 'ict') && tx.timedOut) report.clientTimeouts.push(tx);
+        if ((tx.kind === 'nict' || tx.kind === 'ict') && tx.timedOut)
+          report.clientTimeouts.push(tx);
         if (tx.kind === 'ist' && tx.timedOut) report.serverTimeouts.push(tx);
       } else {
         this.reschedule(tx);

@@ -16,63 +16,108 @@ function req(method: string, branch: string, extra = ''): Buffer {
 /** Advance the clock in 100 ms steps from `from` to `to`, returning send times. */
 function run(core: ReturnType<typeof testCore>['core'], from: number, to: number): number[] {
   const times: number[] = [];
-  for (let now = from; now <= to; now += 100) for (const _ of sends(core.handleTimeout(now))) times.push(now - from);
+  for (let now = from; now <= to; now += 100)
+    for (const _ of sends(core.handleTimeout(now))) times.push(now - from);
   return times;
 }
 
-t.test('NIST: retransmitted OPTIONS gets the same response; Timer J = 64*T1 over UDP', async (t) => {
-  const { core } = testCore({ qualifyIntervalMs: 1e12 });
-  const first = sends(core.handle({ data: req('OPTIONS', 'z9hG4bKn1'), source: PHONE }, T0));
-  t.equal(first.length, 1);
-  t.equal(responses(first)[0]!.status, 200);
-  const again = sends(core.handle({ data: req('OPTIONS', 'z9hG4bKn1'), source: PHONE }, T0 + 500));
-  t.same(Buffer.from(again[0]!.data), Buffer.from(first[0]!.data), 'cached final resent byte for byte (same To tag)');
-  t.equal(core.layer.serverCount, 1);
-  core.handleTimeout(T0 + 31_999);
-  t.equal(core.layer.serverCount, 1, 'still Completed before Timer J');
-  core.handleTimeout(T0 + 32_000);
-  t.equal(core.layer.serverCount, 0, 'Terminated at 64*T1');
-  t.equal(run(core, T0, T0 + 40_000).length, 0, 'a NIST never retransmits by itself');
-});
+t.test(
+  'NIST: retransmitted OPTIONS gets the same response; Timer J = 64*T1 over UDP',
+  async (t) => {
+    const { core } = testCore({ qualifyIntervalMs: 1e12 });
+    const first = sends(core.handle({ data: req('OPTIONS', 'z9hG4bKn1'), source: PHONE }, T0));
+    t.equal(first.length, 1);
+    t.equal(responses(first)[0]!.status, 200);
+    const again = sends(
+      core.handle({ data: req('OPTIONS', 'z9hG4bKn1'), source: PHONE }, T0 + 500),
+    );
+    t.same(
+      Buffer.from(again[0]!.data),
+      Buffer.from(first[0]!.data),
+      'cached final resent byte for byte (same To tag)',
+    );
+    t.equal(core.layer.serverCount, 1);
+    core.handleTimeout(T0 + 31_999);
+    t.equal(core.layer.serverCount, 1, 'still Completed before Timer J');
+    core.handleTimeout(T0 + 32_000);
+    t.equal(core.layer.serverCount, 0, 'Terminated at 64*T1');
+    t.equal(run(core, T0, T0 + 40_000).length, 0, 'a NIST never retransmits by itself');
+  },
+);
 
 t.test('NIST over TCP: Timer J is zero', async (t) => {
   const { core } = testCore({ qualifyIntervalMs: 1e12 });
   const tcp = { transport: 'tcp' as const, address: '192.0.2.10', port: 40001, connection: 9 };
-  const out = sends(core.handle({ data: Buffer.from(req('OPTIONS', 'z9hG4bKt1').toString('latin1').replace('UDP', 'TCP'), 'latin1'), source: tcp }, T0));
+  const out = sends(
+    core.handle(
+      {
+        data: Buffer.from(
+          req('OPTIONS', 'z9hG4bKt1').toString('latin1').replace('UDP', 'TCP'),
+          'latin1',
+        ),
+        source: tcp,
+      },
+      T0,
+    ),
+  );
   t.equal(out[0]!.dest.connection, 9, 'response on the same connection');
   core.handleTimeout(T0);
   t.equal(core.layer.serverCount, 0);
 });
 
-t.test('IST: 407 retransmitted by Timer G (T1, 2T1, 4T1 … T2) until ACK, then Timer I', async (t) => {
-  const { core } = testCore({ qualifyIntervalMs: 1e12 });
-  const out = responses(core.handle({ data: req('INVITE', 'z9hG4bKi1'), source: PHONE }, T0));
-  t.equal(out[0]!.status, 407, 'INVITE challenged');
-  const times = run(core, T0, T0 + 8000);
-  t.same(times, [500, 1500, 3500, 7500], 'G at 0.5, 1.5, 3.5, 7.5 s');
-  // Retransmitted INVITE → resend the 407.
-  t.equal(sends(core.handle({ data: req('INVITE', 'z9hG4bKi1'), source: PHONE }, T0 + 8000)).length, 1);
-  // ACK (To with our tag) absorbs: Confirmed, no more retransmissions.
-  const tag = out[0]!.to.params.find(([k]) => k === 'tag')![1];
-  t.equal(sends(core.handle({ data: req('ACK', 'z9hG4bKi1', `;tag=${tag}`), source: PHONE }, T0 + 8050)).length, 0);
-  t.equal(run(core, T0 + 8100, T0 + 20_000).length, 0, 'no retransmission after ACK');
-  t.equal(core.layer.serverCount, 0, 'Timer I (T4 = 5 s) ended it');
-});
+t.test(
+  'IST: 407 retransmitted by Timer G (T1, 2T1, 4T1 … T2) until ACK, then Timer I',
+  async (t) => {
+    const { core } = testCore({ qualifyIntervalMs: 1e12 });
+    const out = responses(core.handle({ data: req('INVITE', 'z9hG4bKi1'), source: PHONE }, T0));
+    t.equal(out[0]!.status, 407, 'INVITE challenged');
+    const times = run(core, T0, T0 + 8000);
+    t.same(times, [500, 1500, 3500, 7500], 'G at 0.5, 1.5, 3.5, 7.5 s');
+    // Retransmitted INVITE → resend the 407.
+    t.equal(
+      sends(core.handle({ data: req('INVITE', 'z9hG4bKi1'), source: PHONE }, T0 + 8000)).length,
+      1,
+    );
+    // ACK (To with our tag) absorbs: Confirmed, no more retransmissions.
+    const tag = out[0]!.to.params.find(([k]) => k === 'tag')![1];
+    t.equal(
+      sends(core.handle({ data: req('ACK', 'z9hG4bKi1', `;tag=${tag}`), source: PHONE }, T0 + 8050))
+        .length,
+      0,
+    );
+    t.equal(run(core, T0 + 8100, T0 + 20_000).length, 0, 'no retransmission after ACK');
+    t.equal(core.layer.serverCount, 0, 'Timer I (T4 = 5 s) ended it');
+  },
+);
 
 t.test('IST: Timer H ends the transaction after 64*T1 without ACK; T2 caps G', async (t) => {
   const { core } = testCore({ qualifyIntervalMs: 1e12 });
   core.handle({ data: req('INVITE', 'z9hG4bKi2'), source: PHONE }, T0);
   const times = run(core, T0, T0 + 33_000);
-  t.same(times, [500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500], 'then every T2 = 4 s');
+  t.same(
+    times,
+    [500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500],
+    'then every T2 = 4 s',
+  );
   t.equal(core.layer.serverCount, 0, 'Terminated by Timer H at 32 s');
 });
 
 t.test('CANCEL matching the INVITE gets 200; unknown CANCEL and BYE get 481', async (t) => {
   const { core } = testCore({ qualifyIntervalMs: 1e12 });
   core.handle({ data: req('INVITE', 'z9hG4bKc1'), source: PHONE }, T0);
-  t.equal(responses(core.handle({ data: req('CANCEL', 'z9hG4bKc1'), source: PHONE }, T0 + 10))[0]!.status, 200);
-  t.equal(responses(core.handle({ data: req('CANCEL', 'z9hG4bKc9'), source: PHONE }, T0 + 10))[0]!.status, 481);
-  t.equal(responses(core.handle({ data: req('BYE', 'z9hG4bKb1', ';tag=x'), source: PHONE }, T0 + 10))[0]!.status, 481);
+  t.equal(
+    responses(core.handle({ data: req('CANCEL', 'z9hG4bKc1'), source: PHONE }, T0 + 10))[0]!.status,
+    200,
+  );
+  t.equal(
+    responses(core.handle({ data: req('CANCEL', 'z9hG4bKc9'), source: PHONE }, T0 + 10))[0]!.status,
+    481,
+  );
+  t.equal(
+    responses(core.handle({ data: req('BYE', 'z9hG4bKb1', ';tag=x'), source: PHONE }, T0 + 10))[0]!
+      .status,
+    481,
+  );
 });
 
 t.test('RFC 2543 request without branch still matched for retransmissions', async (t) => {
@@ -85,7 +130,14 @@ t.test('RFC 2543 request without branch still matched for retransmissions', asyn
 
 t.test('NICT: Timer E doubles to T2, Timer F at 64*T1, Timer K after a final', async (t) => {
   const now = 0;
-  const tx = new NonInviteClientTransaction('k', { transport: 'udp', address: '192.0.2.1', port: 5060 }, new Uint8Array([1]), false, DEFAULT_TIMERS, now);
+  const tx = new NonInviteClientTransaction(
+    'k',
+    { transport: 'udp', address: '192.0.2.1', port: 5060 },
+    new Uint8Array([1]),
+    false,
+    DEFAULT_TIMERS,
+    now,
+  );
   t.equal(tx.start().length, 1);
   const times: number[] = [];
   for (let ms = 0; ms <= 40_000; ms += 100) {
@@ -94,7 +146,14 @@ t.test('NICT: Timer E doubles to T2, Timer F at 64*T1, Timer K after a final', a
   t.same(times, [500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]);
   t.ok(tx.timedOut && tx.state === 'terminated', 'Timer F');
 
-  const tx2 = new NonInviteClientTransaction('k2', { transport: 'udp', address: '192.0.2.1', port: 5060 }, new Uint8Array([1]), false, DEFAULT_TIMERS, 0);
+  const tx2 = new NonInviteClientTransaction(
+    'k2',
+    { transport: 'udp', address: '192.0.2.1', port: 5060 },
+    new Uint8Array([1]),
+    false,
+    DEFAULT_TIMERS,
+    0,
+  );
   t.ok(tx2.receiveResponse(100, 200), 'provisional passed up');
   t.equal(tx2.handleTimeout(500).length, 1, 'E in Proceeding');
   t.equal(tx2.nextTimeout(), 4500, 'reset to T2');

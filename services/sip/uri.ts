@@ -30,7 +30,9 @@ export interface AbsoluteUri {
   readonly opaque: string;
 }
 
-export type Uri = { readonly kind: 'sip'; readonly uri: SipUri } | { readonly kind: 'other'; readonly uri: AbsoluteUri };
+export type Uri =
+  | { readonly kind: 'sip'; readonly uri: SipUri }
+  | { readonly kind: 'other'; readonly uri: AbsoluteUri };
 
 const ESC = '%[0-9A-Fa-f]{2}';
 const USER_RE = new RegExp(`^(?:[A-Za-z0-9\\-_.!~*'()&=+$,;?/]|${ESC})+$`);
@@ -39,7 +41,8 @@ const PARAMCHAR_RE = new RegExp(`^(?:[A-Za-z0-9\\-_.!~*'()\\[\\]/:&+$]|${ESC})+$
 const HEADERS_RE = new RegExp(`^(?:[A-Za-z0-9\\-_.!~*'()\\[\\]/?:+$=&]|${ESC})*$`);
 const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 // §25.1 hostname; "_" tolerated as many deployed hostnames carry it.
-const HOSTNAME_RE = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?\.)*[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?\.?$/;
+const HOSTNAME_RE =
+  /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?\.)*[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?\.?$/;
 const IPV6REF_RE = /^\[[0-9A-Fa-f:.]+\]$/;
 const SCHEME_RE = /^[A-Za-z][A-Za-z0-9+\-.]*$/;
 

@@ -21,7 +21,8 @@ export interface Via {
   readonly branch: string | undefined;
 }
 
-const VIA_RE = /^([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]+([^;]+?)[ \t]*((?:;.*)?)$/s;
+const VIA_RE =
+  /^([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]+([^;]+?)[ \t]*((?:;.*)?)$/s;
 const HOST_RE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?$/;
 
 /** Parse one Via header value (possibly a comma list); undefined when any element is bad. */
@@ -101,7 +102,10 @@ export function stampVia(v: Via, srcAddress: string, srcPort: number): Via {
 export function responseTarget(v: Via): { address: string; port: number } {
   const received = paramValue(v.params, 'received');
   const rport = paramValue(v.params, 'rport');
-  const address = typeof received === 'string' ? received.replace(/^\[|\]$/g, '') : v.host.replace(/^\[|\]$/g, '');
+  const address =
+    typeof received === 'string'
+      ? received.replace(/^\[|\]$/g, '')
+      : v.host.replace(/^\[|\]$/g, '');
   const rp = typeof rport === 'string' && /^\d+$/.test(rport) ? Number(rport) : undefined;
   return { address, port: rp ?? v.port ?? 5060 };
 }

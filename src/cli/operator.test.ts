@@ -11,7 +11,9 @@ import { verifyPassword } from '../../services/ftp/password.js';
 import { runOperatorCommand } from './operator.js';
 import { formatTable } from './table.js';
 
-async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+async function capture(
+  fn: () => Promise<number>,
+): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const w1 = process.stdout.write.bind(process.stdout);
@@ -28,7 +30,12 @@ async function capture(fn: () => Promise<number>): Promise<{ code: number; out: 
 
 t.test('status, leases, registrations, calls', async (t) => {
   const registry = createRegistry();
-  new Counter({ name: 'dns_queries_total', help: 'q', labelNames: ['rcode'], registers: [registry] }).inc({ rcode: 'NOERROR' }, 42);
+  new Counter({
+    name: 'dns_queries_total',
+    help: 'q',
+    labelNames: ['rcode'],
+    registers: [registry],
+  }).inc({ rcode: 'NOERROR' }, 42);
   const admin = await startAdmin({
     address: '127.0.0.1',
     port: 0,
@@ -38,7 +45,17 @@ t.test('status, leases, registrations, calls', async (t) => {
       reload: async () => ({ ok: true, results: {} }),
       state: (n) =>
         n === 'dhcp'
-          ? { leases: [{ address: '192.168.1.10', mac: '52:54:00:aa:bb:cc', hostname: 'laptop', subnet: '192.168.1.0/24', ends: Date.now() + 90_000 }] }
+          ? {
+              leases: [
+                {
+                  address: '192.168.1.10',
+                  mac: '52:54:00:aa:bb:cc',
+                  hostname: 'laptop',
+                  subnet: '192.168.1.0/24',
+                  ends: Date.now() + 90_000,
+                },
+              ],
+            }
           : undefined,
     },
   });
@@ -50,12 +67,19 @@ t.test('status, leases, registrations, calls', async (t) => {
   t.match(st.out, /^SERVICE\s+STATE\s+UPTIME\s+PROCESS\s+RSS\s+COUNTERS\n/);
   t.match(st.out, /\ndns\s+ready\s+\d+s\s+netsvc\s+[\d.]+ MiB\s+queries=42\n/);
   t.match(st.out, /\ndhcp\s+not ready/);
-  const js = JSON.parse((await capture(() => runOperatorCommand('status', [...url, '--json'], {}))).out);
+  const js = JSON.parse(
+    (await capture(() => runOperatorCommand('status', [...url, '--json'], {}))).out,
+  );
   t.equal(js.services[0].counters.dns_queries_total, 42);
 
   const leases = await capture(() => runOperatorCommand('leases', url, {}));
-  t.match(leases.out, /^IP\s+MAC\s+HOSTNAME\s+EXPIRES\s+SUBNET\s+PROCESS\n192\.168\.1\.10\s+52:54:00:aa:bb:cc\s+laptop\s+in 1m \d+s\s+192\.168\.1\.0\/24\s+netsvc\n$/);
-  const lj = JSON.parse((await capture(() => runOperatorCommand('leases', [...url, '--json'], {}))).out);
+  t.match(
+    leases.out,
+    /^IP\s+MAC\s+HOSTNAME\s+EXPIRES\s+SUBNET\s+PROCESS\n192\.168\.1\.10\s+52:54:00:aa:bb:cc\s+laptop\s+in 1m \d+s\s+192\.168\.1\.0\/24\s+netsvc\n$/,
+  );
+  const lj = JSON.parse(
+    (await capture(() => runOperatorCommand('leases', [...url, '--json'], {}))).out,
+  );
   t.equal(lj[0].mac, '52:54:00:aa:bb:cc');
 
   const regs = await capture(() => runOperatorCommand('registrations', url, {}));
@@ -74,7 +98,17 @@ t.test('unreachable process and usage', async (t) => {
 });
 
 t.test('table layout', async (t) => {
-  t.equal(formatTable(['a', 'num'], [['xx', '1'], ['y', '10']], [1]), 'A   NUM\nxx    1\ny    10\n');
+  t.equal(
+    formatTable(
+      ['a', 'num'],
+      [
+        ['xx', '1'],
+        ['y', '10'],
+      ],
+      [1],
+    ),
+    'A   NUM\nxx    1\ny    10\n',
+  );
 });
 
 t.test('passwd reads the first line of stdin', async (t) => {
@@ -82,10 +116,14 @@ t.test('passwd reads the first line of stdin', async (t) => {
   const { fileURLToPath } = await import('node:url');
   const script = `import { runOperatorCommand } from ${JSON.stringify(fileURLToPath(new URL('./operator.ts', import.meta.url)))};
 process.exitCode = await runOperatorCommand('passwd', ['--stdin'], {});`;
-  const r = spawnSync(process.execPath, [...process.execArgv, '--input-type=module', '-e', script], {
-    input: 'hunter2\nignored\n',
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    process.execPath,
+    [...process.execArgv, '--input-type=module', '-e', script],
+    {
+      input: 'hunter2\nignored\n',
+      encoding: 'utf8',
+    },
+  );
   t.equal(r.status, 0, r.stderr);
   const hash = r.stdout.trim();
   t.match(hash, /^scrypt\$16384\$8\$1\$/);

@@ -19,7 +19,11 @@ import { OPERATOR_USAGE, type OperatorCommand } from './commands.js';
 
 const TIMEOUT_MS = 3000;
 
-export async function runOperatorCommand(cmd: OperatorCommand, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function runOperatorCommand(
+  cmd: OperatorCommand,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
   let json = false;
   let stdin = false;
   let configDir = env.NETSVC_CONFIG_DIR ?? 'config/dev';
@@ -51,7 +55,9 @@ export async function runOperatorCommand(cmd: OperatorCommand, argv: readonly st
   if (json) process.stdout.write(JSON.stringify(r.rows ?? [], null, 2) + '\n');
   else if (r.rows === undefined) {
     const svc = cmd === 'leases' ? 'dhcp' : 'sip';
-    process.stdout.write(`no ${svc} state: no reachable process runs ${svc} with GET /state/${svc}\n`);
+    process.stdout.write(
+      `no ${svc} state: no reachable process runs ${svc} with GET /state/${svc}\n`,
+    );
   } else process.stdout.write(renderRows(cmd as StateTable, r.rows, Date.now()));
   return r.down.length > 0 ? 1 : 0;
 }

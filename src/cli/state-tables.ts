@@ -22,34 +22,69 @@ export interface StateRows {
   readonly down: string[];
 }
 
-export async function collectRows(which: StateTable, targets: readonly AdminTarget[], timeoutMs: number): Promise<StateRows> {
+export async function collectRows(
+  which: StateTable,
+  targets: readonly AdminTarget[],
+  timeoutMs: number,
+): Promise<StateRows> {
   const scrapes = await Promise.all(targets.map((t) => scrapeTarget(t, timeoutMs)));
   const state = mergeState(scrapes.filter((s) => s.up));
   const { svc, key } = SOURCE[which];
   const doc = state[svc] as Record<string, unknown> | undefined;
-  const rows = doc === undefined ? undefined : Array.isArray(doc[key]) ? (doc[key] as Record<string, unknown>[]) : [];
-  return { rows, down: scrapes.filter((s) => !s.up).map((s) => `${s.target} (${s.url}): ${s.error ?? 'down'}`) };
+  const rows =
+    doc === undefined
+      ? undefined
+      : Array.isArray(doc[key])
+        ? (doc[key] as Record<string, unknown>[])
+        : [];
+  return {
+    rows,
+    down: scrapes.filter((s) => !s.up).map((s) => `${s.target} (${s.url}): ${s.error ?? 'down'}`),
+  };
 }
 
 const str = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
 const inSeconds = (ms: unknown, now: number): string =>
   typeof ms === 'number' ? `in ${formatDuration((ms - now) / 1000)}` : '';
-const num = (v: unknown, digits: number): string => (typeof v === 'number' ? v.toFixed(digits) : '-');
+const num = (v: unknown, digits: number): string =>
+  typeof v === 'number' ? v.toFixed(digits) : '-';
 
-export function renderRows(which: StateTable, rows: readonly Record<string, unknown>[], now: number): string {
+export function renderRows(
+  which: StateTable,
+  rows: readonly Record<string, unknown>[],
+  now: number,
+): string {
   if (rows.length === 0) {
-    return { leases: 'no active leases\n', registrations: 'no registrations\n', calls: 'no active calls\n' }[which];
+    return {
+      leases: 'no active leases\n',
+      registrations: 'no registrations\n',
+      calls: 'no active calls\n',
+    }[which];
   }
   switch (which) {
     case 'leases':
       return formatTable(
         ['ip', 'mac', 'hostname', 'expires', 'subnet', 'process'],
-        rows.map((l) => [str(l.address), str(l.mac), str(l.hostname), inSeconds(l.ends, now), str(l.subnet), str(l.target)]),
+        rows.map((l) => [
+          str(l.address),
+          str(l.mac),
+          str(l.hostname),
+          inSeconds(l.ends, now),
+          str(l.subnet),
+          str(l.target),
+        ]),
       );
     case 'registrations':
       return formatTable(
         ['aor', 'contact', 'expires', 'user agent', 'source', 'process'],
-        rows.map((r) => [str(r.aor), str(r.contact), inSeconds(r.expiresAt, now), str(r.userAgent), str(r.source), str(r.target)]),
+        rows.map((r) => [
+          str(r.aor),
+          str(r.contact),
+          inSeconds(r.expiresAt, now),
+          str(r.userAgent),
+          str(r.source),
+          str(r.target),
+        ]),
       );
     case 'calls':
       return formatTable(

@@ -9,11 +9,17 @@ import { buildStatus, type Status } from '../../services/monitor/snapshot.js';
 import type { AdminTarget } from './targets.js';
 import { formatBytes, formatDuration, formatTable } from './table.js';
 
-export async function collectStatus(targets: readonly AdminTarget[], timeoutMs: number): Promise<Status> {
-  const scrapes = await Promise.all(targets.map((t) => scrapeTarget(t, timeoutMs, { state: false })));
+export async function collectStatus(
+  targets: readonly AdminTarget[],
+  timeoutMs: number,
+): Promise<Status> {
+  const scrapes = await Promise.all(
+    targets.map((t) => scrapeTarget(t, timeoutMs, { state: false })),
+  );
   const values = new Map<string, number>();
   for (const s of scrapes) {
-    for (const [k, v] of extract(s.target, s.samples, Object.keys(s.services)).gauges) values.set(k, v);
+    for (const [k, v] of extract(s.target, s.samples, Object.keys(s.services)).gauges)
+      values.set(k, v);
   }
   return buildStatus(Math.round(Date.now() / 1000), 0, scrapes, values);
 }
@@ -28,7 +34,10 @@ export function renderStatus(st: Status): string {
     for (const name of t.services) {
       const s = st.services.find((x) => x.name === name);
       const counters = Object.entries(s?.counters ?? {})
-        .map(([k, v]) => `${k.replace(/^[a-z]+_/, '').replace(/_total$/, '')}=${Math.round(v * 100) / 100}`)
+        .map(
+          ([k, v]) =>
+            `${k.replace(/^[a-z]+_/, '').replace(/_total$/, '')}=${Math.round(v * 100) / 100}`,
+        )
         .join(' ');
       rows.push([
         name,

@@ -2,7 +2,11 @@
  * Plain-text tables for the operator commands: a header row, columns padded to their
  * widest cell, numbers right-aligned. No colours, so the output pipes cleanly.
  */
-export function formatTable(heads: readonly string[], rows: readonly (readonly string[])[], numeric: readonly number[] = []): string {
+export function formatTable(
+  heads: readonly string[],
+  rows: readonly (readonly string[])[],
+  numeric: readonly number[] = [],
+): string {
   const widths = heads.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     cells

@@ -14,7 +14,8 @@ export interface AdminTarget {
 }
 
 export function adminTargets(configDir: string, urls: readonly string[]): AdminTarget[] {
-  if (urls.length > 0) return urls.map((url, i) => ({ name: urls.length === 1 ? 'netsvc' : `target${i + 1}`, url }));
+  if (urls.length > 0)
+    return urls.map((url, i) => ({ name: urls.length === 1 ? 'netsvc' : `target${i + 1}`, url }));
   const dir = resolve(configDir);
   const monitorFile = join(dir, 'monitor.yaml');
   if (existsSync(monitorFile)) {

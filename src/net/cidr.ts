@@ -47,10 +47,16 @@ export function parsePrefix(text: string): Prefix {
   const parts = text.trim().split('/');
   const [addr, len] = parts as [string, string | undefined];
   const v6 = isIPv6(addr);
-  if (parts.length > 2 || (!v6 && !isIPv4(addr))) throw new CidrError(`"${text}" is not an IPv4 or IPv6 address or prefix`);
+  if (parts.length > 2 || (!v6 && !isIPv4(addr)))
+    throw new CidrError(`"${text}" is not an IPv4 or IPv6 address or prefix`);
   const max = v6 ? 128 : 32;
   const bits = len === undefined ? max : Number(len);
-  if (!Number.isInteger(bits) || bits < 0 || bits > max || (len !== undefined && !/^\d+$/.test(len))) {
+  if (
+    !Number.isInteger(bits) ||
+    bits < 0 ||
+    bits > max ||
+    (len !== undefined && !/^\d+$/.test(len))
+  ) {
     throw new CidrError(`"${text}": prefix length must be 0-${max}`);
   }
   return { v6, bytes: v6 ? v6bytes(addr) : v4bytes(addr), bits };

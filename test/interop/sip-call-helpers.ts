@@ -69,7 +69,12 @@ ${auth ? '      [authentication]\n' : ''}      Content-Type: application/sdp
 
 ${sdp}
   ]]></send>`;
-  const inDialog = (method: string, cseq: number, uri: string, retrans = false): string => `  <send${retrans ? ' retrans="500"' : ''}><![CDATA[
+  const inDialog = (
+    method: string,
+    cseq: number,
+    uri: string,
+    retrans = false,
+  ): string => `  <send${retrans ? ' retrans="500"' : ''}><![CDATA[
       ${method} ${uri} SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       ${from}
@@ -125,7 +130,10 @@ ${final === 200 ? '  <Reference variables="mall,call"/>\n' : ''}</scenario>
  * written to `portFile` as `port=N addr=A`. Shared with the topology test.
  */
 export function uasXml(rtpPort: number, portFile: string, callee = '2002'): string {
-  const reply = (status: string, sdp: string): string => `  <send${sdp ? ' retrans="500"' : ''}><![CDATA[
+  const reply = (
+    status: string,
+    sdp: string,
+  ): string => `  <send${sdp ? ' retrans="500"' : ''}><![CDATA[
       SIP/2.0 ${status}
       [last_Via:]
       [last_From:]
@@ -134,10 +142,14 @@ export function uasXml(rtpPort: number, portFile: string, callee = '2002'): stri
       [last_CSeq:]
       [last_Record-Route:]
       Contact: <sip:${callee}@[local_ip]:[local_port]>
-${sdp ? `      Content-Type: application/sdp
+${
+  sdp
+    ? `      Content-Type: application/sdp
       Content-Length: [len]
 
-${sdp}` : '      Content-Length: 0\n'}  ]]></send>`;
+${sdp}`
+    : '      Content-Length: 0\n'
+}  ]]></send>`;
   const sdp = `v=0
 o=user2 53655765 2353687637 IN IP[local_ip_type] [local_ip]
 s=-

@@ -28,7 +28,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePorts } from '../../src/testing/daemon.js';
-import { hasSipp as sippInstalled, rtpEndpoint, sippRunner, startSipServer, stream, uacXml, uasXml, waitFile } from './sip-call-helpers.js';
+import {
+  hasSipp as sippInstalled,
+  rtpEndpoint,
+  sippRunner,
+  startSipServer,
+  stream,
+  uacXml,
+  uasXml,
+  waitFile,
+} from './sip-call-helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const hasSipp = sippInstalled();
@@ -89,7 +98,9 @@ if (!hasSipp || !existsSync(join(root, 'dist/src/main.js'))) {
       t.not(relayA, rtpB, "the caller is not told the callee's own port");
       // Mid-call, the admin listener's /state/sip (the monitor's and `netsvc calls`' source)
       // lists the call with live relay figures and both registrations.
-      const midCall = (async (): Promise<{ registrations: unknown[]; calls: { packets: number; lossPercent: number }[] } | undefined> => {
+      const midCall = (async (): Promise<
+        { registrations: unknown[]; calls: { packets: number; lossPercent: number }[] } | undefined
+      > => {
         await sleep(5000);
         const m = /"admin":(\d+)/.exec(server.output());
         if (!m) return undefined;
@@ -101,7 +112,10 @@ if (!hasSipp || !existsSync(join(root, 'dist/src/main.js'))) {
         midCall,
       ]);
       t.equal(st?.calls.length, 1, '/state/sip lists the call in progress');
-      t.ok((st?.calls[0]?.packets ?? 0) > 100, `live relay packets ${st?.calls[0]?.packets}, loss ${st?.calls[0]?.lossPercent} %`);
+      t.ok(
+        (st?.calls[0]?.packets ?? 0) > 100,
+        `live relay packets ${st?.calls[0]?.packets}, loss ${st?.calls[0]?.lossPercent} %`,
+      );
       t.ok((st?.registrations.length ?? 0) >= 2, '/state/sip lists the registrations');
       await sleep(200);
       const [rc, rs] = await Promise.all([uac, uas]);

@@ -27,7 +27,11 @@ import Database from 'better-sqlite3';
 import { freePorts } from '../../src/testing/daemon.js';
 import { startSipServer } from './sip-call-helpers.js';
 import { decode, getHeaders, type SipResponse } from '../../services/sip/message.js';
-import { digestResponse, parseAuthorization, type DigestAlgorithm } from '../../services/sip/digest.js';
+import {
+  digestResponse,
+  parseAuthorization,
+  type DigestAlgorithm,
+} from '../../services/sip/digest.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const scenario = join(root, 'services/sip/testdata/sipp/reg-auth.xml');
@@ -48,15 +52,48 @@ if (!hasSipp || !existsSync(join(root, 'dist/src/main.js'))) {
   const server = await startSipServer(port!, work, t);
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
-  const sipp = (user: string, password: string, localPort: number, transport: 'u1' | 't1' = 'u1'): Promise<{ code: number; out: string }> => {
+  const sipp = (
+    user: string,
+    password: string,
+    localPort: number,
+    transport: 'u1' | 't1' = 'u1',
+  ): Promise<{ code: number; out: string }> => {
     const csv = join(work, `users-${user}.csv`);
     writeFileSync(csv, `SEQUENTIAL\n${user}\n`);
     return new Promise((resolve) => {
       execFile(
         'timeout',
-        ['20', 'sipp', `127.0.0.1:${port}`, '-sf', scenario, '-inf', csv, '-au', user, '-ap', password, '-i', '127.0.0.1', '-p', String(localPort), '-t', transport, '-m', '1', '-nostdin', '-timeout', '10s', '-timeout_error'],
+        [
+          '20',
+          'sipp',
+          `127.0.0.1:${port}`,
+          '-sf',
+          scenario,
+          '-inf',
+          csv,
+          '-au',
+          user,
+          '-ap',
+          password,
+          '-i',
+          '127.0.0.1',
+          '-p',
+          String(localPort),
+          '-t',
+          transport,
+          '-m',
+          '1',
+          '-nostdin',
+          '-timeout',
+          '10s',
+          '-timeout_error',
+        ],
         { cwd: work },
-        (e, stdout, stderr) => resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+        (e, stdout, stderr) =>
+          resolve({
+            code: e ? Number((e as { code?: number }).code ?? 1) : 0,
+            out: stdout + stderr,
+          }),
       );
     });
   };
@@ -94,10 +131,23 @@ if (!hasSipp || !existsSync(join(root, 'dist/src/main.js'))) {
         sock.send(msg, port!, '127.0.0.1');
       });
     const answer = (ch: SipResponse, algorithm: DigestAlgorithm): string => {
-      const c = getHeaders(ch, 'www-authenticate').map((v) => parseAuthorization(v)!).find((x) => x.params.get('algorithm') === algorithm)!;
+      const c = getHeaders(ch, 'www-authenticate')
+        .map((v) => parseAuthorization(v)!)
+        .find((x) => x.params.get('algorithm') === algorithm)!;
       const nonce = c.params.get('nonce')!;
       const uri = `sip:127.0.0.1:${port}`;
-      const response = digestResponse({ algorithm, username: '2004', realm: 'asterisk', password: 'dev-2004', method: 'REGISTER', uri, nonce, nc: '00000001', cnonce: 'abc', qop: 'auth' });
+      const response = digestResponse({
+        algorithm,
+        username: '2004',
+        realm: 'asterisk',
+        password: 'dev-2004',
+        method: 'REGISTER',
+        uri,
+        nonce,
+        nc: '00000001',
+        cnonce: 'abc',
+        qop: 'auth',
+      });
       return `Digest username="2004", realm="asterisk", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=${algorithm}, qop=auth, nc=00000001, cnonce="abc"`;
     };
     const c1 = await send(1);
@@ -113,7 +163,9 @@ if (!hasSipp || !existsSync(join(root, 'dist/src/main.js'))) {
 
   t.test('still serving; bindings are in SQLite', async (t) => {
     const db = new Database(join(work, 'data', 'sip.sqlite'), { readonly: true });
-    const aors = (db.prepare('SELECT DISTINCT aor FROM binding ORDER BY aor').all() as { aor: string }[]).map((r) => r.aor);
+    const aors = (
+      db.prepare('SELECT DISTINCT aor FROM binding ORDER BY aor').all() as { aor: string }[]
+    ).map((r) => r.aor);
     db.close();
     t.same(aors, ['2001', '2002', '2003', '2004']);
     t.ok(server.running());

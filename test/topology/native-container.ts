@@ -159,7 +159,9 @@ export function containerScript(
     lines.push(`cp ${q(join(secretDir, s))} /run/secrets/${s}`, `chmod 444 /run/secrets/${s}`);
   // A checkout that lives under a tmpfs target (a CI clone in /tmp) would vanish under the
   // new tmpfs: park it on a bind mount first and put it back at the same path afterwards.
-  const hidden = spec.mounts.some((m) => m.type === 'tmpfs' && (REPO + '/').startsWith(m.target.replace(/\/?$/, '/')));
+  const hidden = spec.mounts.some(
+    (m) => m.type === 'tmpfs' && (REPO + '/').startsWith(m.target.replace(/\/?$/, '/')),
+  );
   if (hidden) lines.push('mkdir -p /mnt/nstopo-app', `mount --bind ${q(REPO)} /mnt/nstopo-app`);
   for (const m of spec.mounts)
     if (m.type === 'tmpfs')

@@ -18,7 +18,13 @@ import { REPO } from './compose-model.js';
 import { uacXml as interopUacXml, uasXml as interopUasXml } from '../interop/sip-call-helpers.js';
 
 /** UAC: `caller` calls `callee` (the interop test's scenario: INVITE → 407 → auth → 200 → ACK, `callMs`, BYE). */
-export function uacXml(caller: string, callee: string, rtpPort: number, portFile: string, callMs: number): string {
+export function uacXml(
+  caller: string,
+  callee: string,
+  rtpPort: number,
+  portFile: string,
+  callMs: number,
+): string {
   return interopUacXml(callee, rtpPort, portFile, 200, callMs, caller);
 }
 
