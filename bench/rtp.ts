@@ -402,6 +402,19 @@ async function runStep(
   }
 }
 
+/** The figures of a server that held no call (or was not run). */
+const NOT_MEASURED = {
+  sent: 0,
+  received: 0,
+  lossPercent: NaN,
+  addedJitterP50Ms: NaN,
+  addedJitterP99Ms: NaN,
+  addedJitterMaxMs: NaN,
+  rfc3550JitterMaxMs: NaN,
+  generatorLagP99Ms: NaN,
+  ok: false,
+} as const;
+
 export async function benchRtp(opts: RtpBenchOptions = {}): Promise<RtpBenchRow[]> {
   const steps = opts.calls ?? [10, 25, 50, 100, 200, 400];
   const seconds = opts.seconds ?? 5;
@@ -411,21 +424,7 @@ export async function benchRtp(opts: RtpBenchOptions = {}): Promise<RtpBenchRow[
     const relay = server === 'netsvc' ? await startNetsvcRelay() : await startRtpengine();
     if (typeof relay === 'string') {
       progress(`rtp: ${server} skipped: ${relay}`);
-      rows.push({
-        server,
-        kind: 'max',
-        calls: 0,
-        sent: 0,
-        received: 0,
-        lossPercent: NaN,
-        addedJitterP50Ms: NaN,
-        addedJitterP99Ms: NaN,
-        addedJitterMaxMs: NaN,
-        rfc3550JitterMaxMs: NaN,
-        generatorLagP99Ms: NaN,
-        ok: false,
-        skipped: relay,
-      });
+      rows.push({ ...NOT_MEASURED, server, kind: 'max', calls: 0, skipped: relay });
       continue;
     }
     let best: RtpBenchRow | undefined;
@@ -444,17 +443,7 @@ export async function benchRtp(opts: RtpBenchOptions = {}): Promise<RtpBenchRow[
       await relay.stop();
     }
     rows.push({
-      ...(best ?? {
-        sent: 0,
-        received: 0,
-        lossPercent: NaN,
-        addedJitterP50Ms: NaN,
-        addedJitterP99Ms: NaN,
-        addedJitterMaxMs: NaN,
-        rfc3550JitterMaxMs: NaN,
-        generatorLagP99Ms: NaN,
-        ok: false,
-      }),
+      ...(best ?? NOT_MEASURED),
       server,
       kind: 'max',
       calls: best?.calls ?? 0,

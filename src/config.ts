@@ -163,7 +163,6 @@ export function applyEnvOverrides(
     let node: Record<string | number, unknown> = data;
     let s: TSchema | undefined = schema;
     const path: (string | number)[] = [];
-    let ok = true;
     for (let i = 0; i < o.segments.length; i++) {
       const c = schemaChild(s, o.segments[i]!);
       if (!c) {
@@ -172,7 +171,6 @@ export function applyEnvOverrides(
           path: '/' + [...path, o.segments[i]].join('/'),
           message: `unknown key set by environment variable ${o.source}; check its spelling against the service README`,
         });
-        ok = false;
         break;
       }
       path.push(c.key);
@@ -200,7 +198,6 @@ export function applyEnvOverrides(
         node = node[c.key] as Record<string | number, unknown>;
       }
     }
-    void ok;
   }
   return issues;
 }

@@ -99,15 +99,7 @@ export class FastCounter<L extends string> implements CustomMetric {
 
   /** Label values in the order of labelNames. */
   inc(values: readonly string[], by = 1): void {
-    const key = values.join('\u0000');
-    const c = this.counts.get(key);
-    if (c) {
-      c.n += by;
-      return;
-    }
-    const labels = {} as Record<L, string>;
-    this.labelNames.forEach((l, i) => (labels[l] = values[i] ?? ''));
-    this.counts.set(key, { labels, n: by });
+    this.cell(values).n += by;
   }
 
   value(values: readonly string[]): number {

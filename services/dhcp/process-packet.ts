@@ -454,8 +454,23 @@ function discover(x: Exchange): Outcome {
   });
   const seconds = leaseSeconds(x, subnet);
   const hostname = subnet.reservationByMac.get(x.mac)?.hostname;
-  event(x, 'info', `DHCPOFFER on ${ipToText(ip)} to ${who(x)} via ${x.via}`, {
-    reply: 'DHCPOFFER',
+  return grant(x, MSG.OFFER, 0, ip, subnet, sid, seconds, hostname);
+}
+
+/** An OFFER or an ACK of `ip` for `seconds`: the dhcpd-style log event and the reply. */
+function grant(
+  x: Exchange,
+  type: typeof MSG.OFFER | typeof MSG.ACK,
+  ciaddr: number,
+  ip: number,
+  subnet: Subnet,
+  sid: number,
+  seconds: number,
+  hostname: string | undefined,
+): Outcome {
+  const name = type === MSG.OFFER ? 'DHCPOFFER' : 'DHCPACK';
+  event(x, 'info', `${name} on ${ipToText(ip)} to ${who(x)} via ${x.via}`, {
+    reply: name,
     address: ipToText(ip),
     subnet: subnet.id,
     leaseSeconds: seconds,
@@ -464,9 +479,9 @@ function discover(x: Exchange): Outcome {
     queryType: x.typeName,
     reply: reply(
       x,
-      MSG.OFFER,
-      { ciaddr: 0, yiaddr: ip },
-      replyOptions(x, MSG.OFFER, subnet, sid, { seconds }, hostname),
+      type,
+      { ciaddr, yiaddr: ip },
+      replyOptions(x, type, subnet, sid, { seconds }, hostname),
     ),
     changes: x.changes,
     subnet: subnet.id,
@@ -616,25 +631,8 @@ function assign(x: Exchange, subnet: Subnet, ip: number, mayNak: boolean): Outco
   };
   ctx.leases.put(lease);
   x.changes.push({ put: lease });
-  event(x, 'info', `DHCPACK on ${ipToText(ip)} to ${who(x)} via ${x.via}`, {
-    reply: 'DHCPACK',
-    address: ipToText(ip),
-    subnet: subnet.id,
-    leaseSeconds: seconds,
-  });
   // Table 3: 'ciaddr' of a DHCPACK is "'ciaddr' from DHCPREQUEST or 0".
-  return {
-    queryType: x.typeName,
-    reply: reply(
-      x,
-      MSG.ACK,
-      { ciaddr: x.q.ciaddr, yiaddr: ip },
-      replyOptions(x, MSG.ACK, subnet, sid, { seconds }, own?.hostname),
-    ),
-    changes: x.changes,
-    subnet: subnet.id,
-    events: x.events,
-  };
+  return grant(x, MSG.ACK, x.q.ciaddr, ip, subnet, sid, seconds, own?.hostname);
 }
 
 function decline(x: Exchange): Outcome {

@@ -363,18 +363,14 @@ function transfer(q: Message, question: Question, zone: Zone): Uint8Array[] {
   const flags = responseFlags(q.flags, { aa: true, rcode: RCODE.NOERROR });
   let w = new MessageWriter(TRANSFER_MESSAGE_SIZE);
   w.addQuestion(question);
-  let n = 0;
-  const all = [...zone.records(), zone.soa];
-  for (const rr of all) {
+  for (const rr of [...zone.records(), zone.soa]) {
     if (!w.tryAddRR(1, rr)) {
       out.push(w.finish(q.id, flags));
       // RFC 5936 §2.2: later messages may carry the question or not; we leave it out.
       w = new MessageWriter(TRANSFER_MESSAGE_SIZE);
       w.addRR(1, rr);
     }
-    n++;
   }
-  void n;
   out.push(w.finish(q.id, flags));
   return out;
 }

@@ -29,6 +29,25 @@ export const RCODE = {
   BADVERS: 16,
 } as const;
 
+const RCODE_NAMES = [
+  'NOERROR',
+  'FORMERR',
+  'SERVFAIL',
+  'NXDOMAIN',
+  'NOTIMP',
+  'REFUSED',
+  'YXDOMAIN',
+  'YXRRSET',
+  'NXRRSET',
+  'NOTAUTH',
+  'NOTZONE',
+];
+
+/** Mnemonic of an (extended) rcode, RFC 6895 §2.3; `RCODEn` when unnamed. */
+export function rcodeToText(rcode: number): string {
+  return rcode === RCODE.BADVERS ? 'BADVERS' : (RCODE_NAMES[rcode] ?? `RCODE${rcode}`);
+}
+
 export const FLAG = {
   QR: 0x8000,
   AA: 0x0400,

@@ -18,7 +18,7 @@ import {
 import type { Logger } from 'pino';
 import { CidrList } from '../../src/net/cidr.js';
 import { handleQuery, type DnsPolicy, type Outcome } from './handler.js';
-import { bareReply, RCODE, HEADER_SIZE } from './message.js';
+import { bareReply, RCODE, HEADER_SIZE, rcodeToText } from './message.js';
 import { typeToText } from './rr.js';
 import { nameFromText } from './name.js';
 import { ZoneSet } from './zone-set.js';
@@ -30,24 +30,6 @@ import type { DnsMetrics } from './metrics.js';
 import type { Zone } from './zone.js';
 import { Forwarder } from './forward-adapter.js';
 import { UdpWorkerPool, workersAvailable } from './worker-pool-adapter.js';
-
-const RCODE_TEXT = [
-  'NOERROR',
-  'FORMERR',
-  'SERVFAIL',
-  'NXDOMAIN',
-  'NOTIMP',
-  'REFUSED',
-  'YXDOMAIN',
-  'YXRRSET',
-  'NXRRSET',
-  'NOTAUTH',
-  'NOTZONE',
-];
-
-function rcodeText(r: number): string {
-  return r === 16 ? 'BADVERS' : (RCODE_TEXT[r] ?? `RCODE${r}`);
-}
 
 export class ZoneLoadError extends Error {
   readonly code = 'ERR_DNS_ZONE_LOAD';
@@ -251,56 +233,62 @@ export class DnsServer {
     }
   }
 
-  private onUdp(sock: UdpSocket, msg: Buffer, rinfo: RemoteInfo): void {
-    const t0 = performance.now();
+  /**
+   * What both transports share: runts dropped, the answer cache, the handler, the reply
+   * sent and counted. Returns the outcomes only a transport can carry out (a zone transfer,
+   * a forwarded query); undefined when the query is done.
+   */
+  private answer(
+    msg: Uint8Array,
+    transport: 'udp' | 'tcp',
+    client: string,
+    send: (reply: Uint8Array) => void,
+    t0: number,
+  ): Extract<Outcome, { kind: 'transfer' | 'forward' }> | undefined {
     if (msg.length < HEADER_SIZE) {
       this.metrics.dropped.inc(['short']);
-      return;
+      return undefined;
     }
-    const key = this.cache.maxEntries > 0 ? AnswerCache.key('udp', msg) : '';
+    const key = this.cache.maxEntries > 0 ? AnswerCache.key(transport, msg) : '';
     const hit = key ? this.cache.get(key, msg) : undefined;
     if (hit) {
       // The cache entry already counted the query in its (qtype, rcode, transport) cell.
-      sock.send(hit, rinfo.port, rinfo.address);
-      this.udpHits.n++;
+      send(hit);
+      (transport === 'udp' ? this.udpHits : this.tcpHits).n++;
       this.metrics.latency.observe((performance.now() - t0) / 1000);
-      return;
+      return undefined;
     }
-    const out = this.handle(msg, 'udp', rinfo.address);
-    this.finishUdp(sock, msg, rinfo, out, key, t0);
-  }
-
-  private finishUdp(
-    sock: UdpSocket,
-    msg: Uint8Array,
-    rinfo: RemoteInfo,
-    out: Outcome,
-    key: string,
-    t0: number,
-  ): void {
+    const out = this.handle(msg, transport, client);
     switch (out.kind) {
       case 'drop':
         this.metrics.dropped.inc([out.reason]);
-        return;
+        return undefined;
       case 'reply': {
-        sock.send(out.bytes, rinfo.port, rinfo.address);
+        send(out.bytes);
         const cell = this.metrics.queries.cell([
           this.qtypeName(out.qtype),
-          rcodeText(out.rcode),
-          'udp',
+          rcodeToText(out.rcode),
+          transport,
         ]);
         cell.n++;
         if (out.cacheable && key) this.cache.set(key, out.bytes, cell);
-        if (out.truncated) this.metrics.truncated.inc(['udp']);
+        if (out.truncated) this.metrics.truncated.inc([transport]);
         this.metrics.latency.observe((performance.now() - t0) / 1000);
-        return;
+        return undefined;
       }
-      case 'transfer':
-        return; // handleQuery never transfers over UDP
-      case 'forward':
-        this.forward(out, 'udp', (bytes) => sock.send(bytes, rinfo.port, rinfo.address), t0);
-        return;
+      default:
+        return out;
     }
+  }
+
+  private onUdp(sock: UdpSocket, msg: Buffer, rinfo: RemoteInfo): void {
+    const t0 = performance.now();
+    const send = (b: Uint8Array): void => {
+      sock.send(b, rinfo.port, rinfo.address);
+    };
+    const rest = this.answer(msg, 'udp', rinfo.address, send, t0);
+    // handleQuery never transfers over UDP.
+    if (rest?.kind === 'forward') this.forward(rest, 'udp', send, t0);
   }
 
   private forward(
@@ -315,7 +303,7 @@ export class DnsServer {
         send(bytes);
         this.metrics.queries.inc([
           this.qtypeName(out.qtype),
-          rcodeText(bytes[3]! & 0xf),
+          rcodeToText(bytes[3]! & 0xf),
           transport,
         ]);
         this.metrics.latency.observe((performance.now() - t0) / 1000);
@@ -342,35 +330,8 @@ export class DnsServer {
     s.on('data', (chunk: Buffer) => {
       for (const msg of framer.push(chunk)) {
         const t0 = performance.now();
-        if (msg.length < HEADER_SIZE) {
-          this.metrics.dropped.inc(['short']);
-          continue;
-        }
-        const key = this.cache.maxEntries > 0 ? AnswerCache.key('tcp', msg) : '';
-        const hit = key ? this.cache.get(key, msg) : undefined;
-        if (hit) {
-          s.write(frame(hit));
-          this.tcpHits.n++;
-          this.metrics.latency.observe((performance.now() - t0) / 1000);
-          continue;
-        }
-        const out = this.handle(msg, 'tcp', client);
-        switch (out.kind) {
-          case 'drop':
-            this.metrics.dropped.inc([out.reason]);
-            break;
-          case 'reply': {
-            s.write(frame(out.bytes));
-            const cell = this.metrics.queries.cell([
-              this.qtypeName(out.qtype),
-              rcodeText(out.rcode),
-              'tcp',
-            ]);
-            cell.n++;
-            if (out.cacheable && key) this.cache.set(key, out.bytes, cell);
-            this.metrics.latency.observe((performance.now() - t0) / 1000);
-            break;
-          }
+        const out = this.answer(msg, 'tcp', client, (b) => s.write(frame(b)), t0);
+        switch (out?.kind) {
           case 'transfer':
             for (const m of out.messages) s.write(frame(m));
             this.log.info(

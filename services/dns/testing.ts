@@ -8,7 +8,7 @@ import { parseZoneFile } from './zone-file.js';
 import { checkZone } from './zone-check.js';
 import { Zone } from './zone.js';
 import { ZoneSet } from './zone-set.js';
-import { MessageWriter, decodeMessage, FLAG, type Message } from './message.js';
+import { MessageWriter, decodeMessage, rcodeToText, FLAG, type Message } from './message.js';
 import { typeFromText, CLASS } from './rr.js';
 import { rrToText } from './rdata-text.js';
 import { CidrList } from '../../src/net/cidr.js';
@@ -77,19 +77,6 @@ export interface ReplyView {
   additional: string[];
 }
 
-const RCODES = [
-  'NOERROR',
-  'FORMERR',
-  'SERVFAIL',
-  'NXDOMAIN',
-  'NOTIMP',
-  'REFUSED',
-  '6',
-  '7',
-  '8',
-  'NOTAUTH',
-];
-
 /** Presentation lines with single spaces: `www.example. 3600 IN A 192.0.2.1`. */
 export function view(bytes: Uint8Array): ReplyView {
   const msg = decodeMessage(bytes);
@@ -106,7 +93,7 @@ export function view(bytes: Uint8Array): ReplyView {
   }
   return {
     msg,
-    rcode: msg.rcode === 16 ? 'BADVERS' : (RCODES[msg.rcode] ?? String(msg.rcode)),
+    rcode: rcodeToText(msg.rcode),
     flags,
     answer: msg.answers.map(line),
     authority: msg.authorities.map(line),

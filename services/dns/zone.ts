@@ -82,15 +82,6 @@ export class Zone {
     return this.nodes.get(nameKey(name));
   }
 
-  /** A and AAAA at a name in this zone, glue included (for the additional section). */
-  addresses(name: Uint8Array): RR[] {
-    const n = this.nodes.get(nameKey(name));
-    if (!n) return [];
-    const a = n.sets.get(TYPE.A) ?? [];
-    const aaaa = n.sets.get(TYPE.AAAA) ?? [];
-    return aaaa.length === 0 ? a : a.length === 0 ? aaaa : [...a, ...aaaa];
-  }
-
   apexNs(): RR[] {
     return this.nodes.get(this.originKey)?.sets.get(TYPE.NS) ?? [];
   }

@@ -1,5 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
+import { holds } from '../../src/testing/property.js';
 import { parseTarget } from './request-target.js';
 
 t.test('origin-form', async (t) => {
@@ -49,7 +50,8 @@ t.test('traversal and garbage refused', async (t) => {
 });
 
 t.test('property: an accepted path never has a dot-dot segment, NUL or backslash', async (t) => {
-  fc.assert(
+  holds(
+    t,
     fc.property(
       fc.array(
         fc.constantFrom('a', '.', '..', '%2e', '%2E%2e', '/', '%2f', '%5c', '%00', ' ', '%20', '%'),
@@ -67,5 +69,4 @@ t.test('property: an accepted path never has a dot-dot segment, NUL or backslash
       },
     ),
   );
-  t.pass();
 });

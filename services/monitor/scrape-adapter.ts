@@ -6,7 +6,8 @@
  */
 import { request } from 'node:http';
 import { request as requestTls } from 'node:https';
-import { parseExposition, type Sample } from './exposition.js';
+import { parseExposition } from './exposition.js';
+import type { TargetInput } from './snapshot.js';
 
 /** A body larger than this is cut off: 4 MiB is ~40 000 metric lines. */
 const MAX_BODY = 4 * 1024 * 1024;
@@ -42,22 +43,8 @@ export function httpGet(url: string, timeoutMs: number): Promise<HttpResult> {
   });
 }
 
-export interface TargetScrape {
-  readonly target: string;
-  readonly url: string;
-  /** The admin listener answered /metrics. */
-  readonly up: boolean;
-  readonly error?: string;
-  /** /readyz: overall readiness and per service. */
-  readonly ready: boolean;
-  readonly services: Readonly<Record<string, boolean>>;
-  readonly samples: readonly Sample[];
-  /** /state/<svc> bodies of the services that have one. */
-  readonly state: Readonly<Record<string, unknown>>;
-  /** Wall-clock ms when the scrape began, and how long it took. */
-  readonly at: number;
-  readonly ms: number;
-}
+/** One target's scrape: the shape the snapshot core takes (snapshot.ts TargetInput). */
+export type TargetScrape = TargetInput;
 
 function join(base: string, path: string): string {
   return base.replace(/\/+$/, '') + path;

@@ -129,9 +129,7 @@ export class TransactionLayer {
       this.timers,
       now,
     );
-    this.clients.set(key, tx);
-    this.reschedule(tx);
-    return { tx, sends: tx.start() };
+    return this.startClient(key, tx);
   }
 
   /** Start an INVITE client transaction (§17.1.1); `buildAck` makes the ACK for a non-2xx. */
@@ -152,6 +150,14 @@ export class TransactionLayer {
       now,
       buildAck,
     );
+    return this.startClient(key, tx);
+  }
+
+  /** Track a new client transaction, arm its timer, and send its request. */
+  private startClient<T extends ClientTransaction>(
+    key: string,
+    tx: T,
+  ): { tx: T; sends: SendOutput[] } {
     this.clients.set(key, tx);
     this.reschedule(tx);
     return { tx, sends: tx.start() };

@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
 import { freePorts } from '../../src/testing/daemon.js';
+import { rcodeToText } from '../../services/dns/message.js';
 import {
   repoRoot,
   startKnot,
@@ -415,19 +416,6 @@ interface View {
 }
 
 const NAME_TYPES = new Set(['CNAME', 'NS', 'PTR', 'MX', 'SRV', 'SOA', 'DNAME']);
-const RCODES = [
-  'NOERROR',
-  'FORMERR',
-  'SERVFAIL',
-  'NXDOMAIN',
-  'NOTIMP',
-  'REFUSED',
-  'YXDOMAIN',
-  'YXRRSET',
-  'NXRRSET',
-  'NOTAUTH',
-  'NOTZONE',
-];
 
 function dataText(type: string, data: unknown): string {
   if (typeof data === 'string') return data;
@@ -492,7 +480,7 @@ function view(buf: Buffer | undefined): View {
   const q = p.questions?.[0];
   return {
     response: 'ok',
-    rcode: rcodeNum === 16 ? 'BADVERS' : (RCODES[rcodeNum] ?? `RCODE${rcodeNum}`),
+    rcode: rcodeToText(rcodeNum),
     aa: (flags & 0x400) !== 0,
     tc: (flags & 0x200) !== 0,
     ra: (flags & 0x80) !== 0,

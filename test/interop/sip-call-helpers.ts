@@ -31,6 +31,19 @@ export function hasSipp(): boolean {
   }
 }
 
+/** A PCMU-only offer or answer with sipp's address keywords, media on `rtpPort`. */
+function pcmuSdp(user: string, rtpPort: number): string {
+  return `v=0
+o=${user} 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio ${rtpPort} RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+a=ptime:20
+`;
+}
+
 /**
  * UAC: `caller` (default 2001) calls `callee`; `final` is the expected final answer (200 →
  * full call: ACK, `callMs` of call, BYE). On the 200 the relay port and address of the
@@ -44,15 +57,7 @@ export function uacXml(
   callMs = 12_000,
   caller = '2001',
 ): string {
-  const sdp = `v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio ${rtpPort} RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-a=ptime:20
-`;
+  const sdp = pcmuSdp('user1', rtpPort);
   const from = `From: <sip:${caller}@[remote_ip]>;tag=[pid]SIPpTag00[call_number]`;
   const to = `To: <sip:${callee}@[remote_ip]>`;
   const invite = (cseq: number, auth: boolean): string => `  <send retrans="500"><![CDATA[
@@ -150,16 +155,7 @@ ${
 ${sdp}`
     : '      Content-Length: 0\n'
 }  ]]></send>`;
-  const sdp = `v=0
-o=user2 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio ${rtpPort} RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-a=ptime:20
-
-`;
+  const sdp = pcmuSdp('user2', rtpPort) + '\n';
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="uas ${callee}">
   <recv request="INVITE" crlf="true">
@@ -196,8 +192,16 @@ export interface SippResult {
 export interface SippRunner {
   /** One sipp run (`-m 1`) against the server, bounded by `timeout timeoutS`. */
   run(args: string[], user: string, password: string, timeoutS?: number): Promise<SippResult>;
-  /** Register `user` (password `dev-<user>`) from `localPort` with reg-auth.xml. */
-  register(user: string, localPort: number): Promise<SippResult>;
+  /**
+   * Register `user` from `localPort` with reg-auth.xml; the password defaults to
+   * `dev-<user>`, the transport to UDP (`t1`: TCP).
+   */
+  register(
+    user: string,
+    localPort: number,
+    password?: string,
+    transport?: 'u1' | 't1',
+  ): Promise<SippResult>;
   /** The tail of a sipp error file in the work dir (`err-<user>-uas.log` / `err-<user>-x.log`). */
   errLog(name: string): string;
   /** SIGTERM every sipp still running (timeout(1) passes it on to sipp). */
@@ -250,13 +254,13 @@ export function sippRunner(server: string, work: string): SippRunner {
     });
   return {
     run,
-    register(user, localPort) {
+    register(user, localPort, password = `dev-${user}`, transport = 'u1') {
       const csv = join(work, `users-${user}.csv`);
       writeFileSync(csv, `SEQUENTIAL\n${user}\n`);
       return run(
-        ['-sf', REG_SCENARIO, '-inf', csv, '-p', String(localPort)],
+        ['-sf', REG_SCENARIO, '-inf', csv, '-p', String(localPort), '-t', transport],
         user,
-        `dev-${user}`,
+        password,
         20,
       );
     },

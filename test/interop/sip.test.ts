@@ -17,15 +17,15 @@
  * NETSVC_SIP__AUTH__ALGORITHMS=[MD5, SHA-256] (the default offers SHA-256 first).
  */
 import t from 'tap';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { freePorts } from '../../src/testing/daemon.js';
-import { startSipServer } from './sip-call-helpers.js';
+import { REG_SCENARIO, sippRunner, startSipServer } from './sip-call-helpers.js';
 import { decode, getHeaders, type SipResponse } from '../../services/sip/message.js';
 import {
   digestResponse,
@@ -34,7 +34,6 @@ import {
 } from '../../services/sip/digest.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const scenario = join(root, 'services/sip/testdata/sipp/reg-auth.xml');
 const hasSipp = (() => {
   try {
     execFileSync('sipp', ['-v'], { stdio: 'ignore' });
@@ -52,60 +51,17 @@ if (!hasSipp || !existsSync(join(root, 'dist/src/main.js'))) {
   const server = await startSipServer(port!, work, t);
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
-  const sipp = (
-    user: string,
-    password: string,
-    localPort: number,
-    transport: 'u1' | 't1' = 'u1',
-  ): Promise<{ code: number; out: string }> => {
-    const csv = join(work, `users-${user}.csv`);
-    writeFileSync(csv, `SEQUENTIAL\n${user}\n`);
-    return new Promise((resolve) => {
-      execFile(
-        'timeout',
-        [
-          '20',
-          'sipp',
-          `127.0.0.1:${port}`,
-          '-sf',
-          scenario,
-          '-inf',
-          csv,
-          '-au',
-          user,
-          '-ap',
-          password,
-          '-i',
-          '127.0.0.1',
-          '-p',
-          String(localPort),
-          '-t',
-          transport,
-          '-m',
-          '1',
-          '-nostdin',
-          '-timeout',
-          '10s',
-          '-timeout_error',
-        ],
-        { cwd: work },
-        (e, stdout, stderr) =>
-          resolve({
-            code: e ? Number((e as { code?: number }).code ?? 1) : 0,
-            out: stdout + stderr,
-          }),
-      );
-    });
-  };
+  const { register: sipp, stopAll } = sippRunner(`127.0.0.1:${port}`, work);
+  t.teardown(stopAll);
 
   t.test('sipp registers 2001 and 2002 (UDP) and 2003 (TCP) with digest auth', async (t) => {
-    t.equal((await sipp('2001', 'dev-2001', p1!)).code, 0, '2001');
-    t.equal((await sipp('2002', 'dev-2002', p2!)).code, 0, '2002');
-    t.equal((await sipp('2003', 'dev-2003', p3!, 't1')).code, 0, '2003 over TCP');
+    t.equal((await sipp('2001', p1!, 'dev-2001')).code, 0, '2001');
+    t.equal((await sipp('2002', p2!, 'dev-2002')).code, 0, '2002');
+    t.equal((await sipp('2003', p3!, 'dev-2003', 't1')).code, 0, '2003 over TCP');
   });
 
   t.test('a wrong password is refused', async (t) => {
-    const r = await sipp('2004', 'wrong', p4!);
+    const r = await sipp('2004', p4!, 'wrong');
     t.not(r.code, 0, 'sipp fails the call (401 instead of 200)');
     t.match(server.output(), /"user":"2004","reason":"credentials"/);
   });
