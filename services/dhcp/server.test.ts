@@ -133,3 +133,51 @@ t.test('relayed DORA over 127.0.0.1, leases survive a restart, metrics', async (
   await server.stop();
   t.notOk(server.ready());
 });
+
+t.test(
+  'each listener answers relays on its own relayPort (not the first listener’s)',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'nsdhcp-test-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const r1 = await relay();
+    const r2 = await relay();
+    t.teardown(() => {
+      r1.close();
+      r2.close();
+    });
+    const cfg = Value.Default(DhcpConfig, {
+      listen: [
+        { address: '127.0.0.1', port: 0, relayPort: r1.port },
+        { address: '127.0.0.1', port: 0, relayPort: r2.port },
+      ],
+      subnets: [
+        {
+          subnet: '127.0.0.0/8',
+          serverId: '127.0.0.1',
+          pools: [{ start: '127.16.0.1', end: '127.16.0.9' }],
+        },
+      ],
+    }) as DhcpConfig;
+    const server = new DhcpServer(cfg, {
+      dataDir: dir,
+      log: pino({ level: 'silent' }),
+      metrics: createDhcpMetrics(new Registry()),
+      clock: { now: () => Date.now(), monotonic: () => performance.now() },
+    });
+    await server.start();
+    t.teardown(() => server.stop());
+    const second = server.ports()[1]!;
+    const A = { mac: macFromText('52:54:00:aa:00:07') };
+    await r2.send(
+      encode(clientMessage(MSG.DISCOVER, A, { xid: 9, giaddr: ip('127.0.0.1') })).bytes,
+      second,
+    );
+    const offer = await r2.next();
+    t.equal(
+      offer.options.get(OPT.MESSAGE_TYPE)?.[0],
+      MSG.OFFER,
+      'OFFER reached the second relay port',
+    );
+    t.equal(offer.xid, 9);
+  },
+);

@@ -39,6 +39,7 @@ import {
 } from './process-packet.js';
 import { messageTypeName, readU8, OPT } from './options.js';
 import { SqliteLeaseStore, type LeaseStore } from './store.js';
+import { GroupCommit } from '../../src/store/group-commit.js';
 import {
   DhcpSocketError,
   interfaceAddresses,
@@ -50,6 +51,8 @@ type ListenSpec = DhcpConfig['listen'][number];
 
 interface Listener {
   readonly spec: ListenSpec;
+  /** The server policy with this listener's client and relay ports (§4.1 reply ports). */
+  readonly policy: DhcpPolicy;
   socket: Socket | undefined;
   addresses: number[];
   waiting: string | undefined;
@@ -87,8 +90,7 @@ export class DhcpServer {
   readonly policy: DhcpPolicy;
   readonly listeners: Listener[];
   private store: LeaseStore | undefined;
-  private pending: Pending[] = [];
-  private flushScheduled = false;
+  private readonly commits: GroupCommit<LeaseChange, Pending>;
   private reclaimTimer: NodeJS.Timeout | undefined;
   private ownAddresses = new Set<number>();
   private stopped = false;
@@ -109,16 +111,37 @@ export class DhcpServer {
       declineHoldMs: cfg.declineHoldSeconds * 1000,
       renewPercent: cfg.renewPercent,
       rebindPercent: cfg.rebindPercent,
-      clientPort: cfg.listen[0]?.clientPort ?? 68,
-      relayPort: cfg.listen[0]?.relayPort ?? 67,
+      clientPort: 68,
+      relayPort: 67,
     };
+    // Each listener answers on its own ports: a second listener with other clientPort or
+    // relayPort values (a test bed, a relay on a non-standard port) must not get the first's.
     this.listeners = cfg.listen.map((spec) => ({
       spec,
+      policy: { ...this.policy, clientPort: spec.clientPort, relayPort: spec.relayPort },
       socket: undefined,
       addresses: [],
       waiting: undefined,
     }));
     this.metrics.setLeaseSource(() => this.poolCounts());
+    this.commits = new GroupCommit<LeaseChange, Pending>({
+      write: (changes) => {
+        const t0 = performance.now();
+        this.store?.commit(changes);
+        this.metrics.commit.observe((performance.now() - t0) / 1000);
+      },
+      committed: (batch) => {
+        for (const b of batch) if (b.reply) this.send(b.listener, b.reply, b.subnet);
+      },
+      failed: (_batch, changes, err) => {
+        this.metrics.errors.inc(['commit']);
+        this.log.error(
+          { err, changes: changes.length },
+          'lease commit failed: no ACK sent, lease table restored from the store',
+        );
+        this.restore(changes);
+      },
+    });
   }
 
   async start(): Promise<void> {
@@ -152,7 +175,7 @@ export class DhcpServer {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.reclaimTimer) clearInterval(this.reclaimTimer);
-    this.flush();
+    this.commits.flush();
     await Promise.all(
       this.listeners.map(
         (l) =>
@@ -316,7 +339,7 @@ export class DhcpServer {
         { packet, arrival },
         {
           now: this.opts.clock.now(),
-          policy: this.policy,
+          policy: l.policy,
           subnets: this.subnets,
           leases: this.leases,
           allocator: this.allocator,
@@ -350,34 +373,7 @@ export class DhcpServer {
   }
 
   private enqueue(p: Pending): void {
-    this.pending.push(p);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  /** Group commit: one durable transaction for everything queued, then the replies. */
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.pending;
-    if (batch.length === 0 || !this.store) return;
-    this.pending = [];
-    const changes = batch.flatMap((b) => b.changes);
-    const t0 = performance.now();
-    try {
-      this.store.commit(changes);
-    } catch (e) {
-      this.metrics.errors.inc(['commit']);
-      this.log.error(
-        { err: e, changes: changes.length },
-        'lease commit failed: no ACK sent, lease table restored from the store',
-      );
-      this.restore(changes);
-      return;
-    }
-    this.metrics.commit.observe((performance.now() - t0) / 1000);
-    for (const b of batch) if (b.reply) this.send(b.listener, b.reply, b.subnet);
+    this.commits.add(p.changes, p);
   }
 
   private restore(changes: readonly LeaseChange[]): void {

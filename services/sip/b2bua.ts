@@ -476,6 +476,7 @@ export class B2bua {
         address: b.sourceAddress,
         port: b.sourcePort,
         connection: undefined,
+        local: b.local,
       },
       requestUri: b.contact,
       via: `SIP/2.0/${b.transport.toUpperCase()} ${local.host}:${local.port};branch=${branch};rport`,

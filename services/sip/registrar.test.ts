@@ -252,13 +252,11 @@ t.test('bindings survive a restart (loaded from the store)', async (t) => {
   const { SipCore } = await import('./sip-core.js');
   const { seededRng } = await import('./testing.js');
   const { opts } = testCore();
-  const again = new SipCore(opts, store, seededRng(3));
-  t.equal(again.start(T0 + 1000), 1);
-  t.equal(
-    new SipCore(opts, store, seededRng(4)).start(T0 + 121_000),
-    0,
-    'expired ones dropped on load',
-  );
+  const again = new SipCore(opts, seededRng(3));
+  t.equal(again.start(T0 + 1000, store.all()).active, 1);
+  const late = new SipCore(opts, seededRng(4)).start(T0 + 121_000, store.all());
+  t.equal(late.active, 0, 'expired ones dropped on load');
+  t.equal(late.expired.remove.length, 1, 'and handed back for deletion');
 });
 
 t.test(
@@ -289,3 +287,51 @@ t.test(
     t.equal(getHeaders(q, 'contact').length, 1, 'query lists bindings');
   },
 );
+
+t.test(
+  'a failed binding commit: 500, memory rolled back, retransmission not answered 200',
+  async (t) => {
+    const { core, store } = testCore();
+    const c1 = responses(core.handle({ data: register({ cseq: 1 }), source: PHONE }, T0))[0]!;
+    const auth = authorize(c1, '2001', 'dev-2001', 'MD5');
+    const req = register({ cseq: 2, authorization: auth, branch: 'z9hG4bKfail1' });
+    store.failNext = 1;
+    const first = responses(core.handle({ data: req, source: PHONE }, T0));
+    t.same(
+      first.map((r) => r.status),
+      [500],
+      'nothing is answered 200 that is not on disk',
+    );
+    t.equal(getHeader(first[0]!, 'retry-after'), '5');
+    t.equal(store.all().length, 0, 'nothing on disk');
+    t.equal(core.registrar.activeCount, 0, 'memory is not ahead of disk');
+    t.same(core.registrar.lookup('2001'), [], 'no route to an unstored binding');
+    t.equal(core.heldCount, 0);
+    // The phone retransmits the same request (same branch): the transaction repeats the 500.
+    const again = responses(core.handle({ data: req, source: PHONE }, T0 + 500));
+    t.same(
+      again.map((r) => r.status),
+      [500],
+      'the retransmission gets the 500, never a cached 200',
+    );
+    // The disk recovers: the next REGISTER (new transaction) is stored and answered 200.
+    const { final } = registerWithAuth(core, { cseq: 3 }, T0 + 6000);
+    t.equal(final.status, 200);
+    t.equal(store.all().length, 1);
+    t.equal(core.registrar.activeCount, 1);
+  },
+);
+
+t.test('a failed commit of a refresh puts the old binding back', async (t) => {
+  const { core, store } = testCore();
+  t.equal(registerWithAuth(core, { cseq: 1 }).final.status, 200);
+  const before = store.all()[0]!;
+  store.failNext = 1;
+  const r = registerWithAuth(core, { cseq: 3, expires: '600' }, T0 + 10_000);
+  t.equal(r.final.status, 500);
+  t.same(core.registrar.lookup('2001'), [before], 'memory equals disk again');
+  store.failNext = 1;
+  const rm = registerWithAuth(core, { cseq: 5, expires: '0' }, T0 + 20_000);
+  t.equal(rm.final.status, 500, 'an unregister that did not reach disk fails too');
+  t.same(core.registrar.lookup('2001'), [before], 'and the binding stays');
+});

@@ -2,8 +2,10 @@
  * The registrar (RFC 3261 §10.3) with digest authentication (§22, RFC 7616, RFC 8760).
  *
  * `handleRegister(req, source, now)` runs §10.3's steps on one REGISTER and returns the
- * response to send and the binding events; bindings are committed to the BindingStore
- * before it returns, so the 200 OK follows the commit (DESIGN.md rule 4). `nextTimeout()`
+ * response, the binding events and the changes the adapter must commit before that
+ * response may leave (DESIGN.md rule 4; src/store/group-commit.ts). Memory is changed at
+ * once, so later REGISTERs of the same turn see it, with an undo list: `rollback(undo)`
+ * puts memory back when the commit fails, so memory is never ahead of disk. `nextTimeout()`
  * / `handleTimeout(now)` expire bindings on time (§10.2.1: "the registrar ... removes the
  * binding ... when the expiration time ... has passed").
  *
@@ -48,7 +50,7 @@ import {
 } from './digest.js';
 import type { NonceManager } from './nonce.js';
 import type { ResponseSpec } from './response.js';
-import type { Binding, BindingStore } from './store.js';
+import type { Binding, BindingChanges } from './store.js';
 import type { Endpoint } from './transport.js';
 import { TimerHeap } from './timer-heap.js';
 
@@ -72,9 +74,19 @@ export type RegistrarEvent =
     }
   | { readonly type: 'auth-failure'; readonly user: string; readonly reason: string };
 
+/** What a binding was before a change (undefined: absent), to put memory back. */
+export interface UndoEntry {
+  readonly aor: string;
+  readonly contactKey: string;
+  readonly prev: Binding | undefined;
+}
+
 export interface RegisterResult {
   readonly response: ResponseSpec;
   readonly events: RegistrarEvent[];
+  /** Changes to commit before `response` is sent; absent when nothing changed. */
+  readonly changes?: BindingChanges;
+  readonly undo?: readonly UndoEntry[];
 }
 
 /** Expires values above this are read as it (delta-seconds overflow, §20.19 / RFC 4475 scalar02). */
@@ -105,22 +117,20 @@ export class Registrar {
 
   constructor(
     private readonly opts: RegistrarOptions,
-    private readonly store: BindingStore,
     private readonly nonces: NonceManager,
     rng: Rng,
   ) {
     this.decoySecret = Buffer.from(rng.bytes(16)).toString('hex');
   }
 
-  /** Load bindings from the store, dropping those already expired. */
-  load(now: number): Binding[] {
+  /** Take the stored bindings; returns those already expired (for the store to delete). */
+  load(stored: readonly Binding[], now: number): Binding[] {
     const expired: Binding[] = [];
-    for (const b of this.store.all()) {
+    for (const b of stored) {
       if (b.expiresAt <= now) expired.push(b);
       else this.put(b);
     }
-    if (expired.length > 0) this.store.apply({ upsert: [], remove: expired });
-    return [...this.bindings()];
+    return expired;
   }
 
   get activeCount(): number {
@@ -139,7 +149,8 @@ export class Registrar {
     return this.expiry.peekAt();
   }
 
-  handleTimeout(now: number): RegistrarEvent[] {
+  /** Expire due bindings; `changes` deletes them on disk (no reply waits on it). */
+  handleTimeout(now: number): { events: RegistrarEvent[]; changes: BindingChanges | undefined } {
     const gone: Binding[] = [];
     for (;;) {
       const e = this.expiry.popDue(now);
@@ -148,10 +159,45 @@ export class Registrar {
       if (cur !== e.item) continue; // refreshed or removed since
       gone.push(cur);
     }
-    if (gone.length === 0) return [];
-    this.store.apply({ upsert: [], remove: gone });
+    if (gone.length === 0) return { events: [], changes: undefined };
     for (const b of gone) this.drop(b);
-    return gone.map((binding) => ({ type: 'unbound', binding, reason: 'expired' }) as const);
+    return {
+      events: gone.map((binding) => ({ type: 'unbound', binding, reason: 'expired' }) as const),
+      changes: { upsert: [], remove: gone },
+    };
+  }
+
+  /** Put memory back as it was before the changes whose undo lists these are (a failed commit). */
+  rollback(undo: readonly UndoEntry[]): void {
+    for (let i = undo.length - 1; i >= 0; i--) {
+      const u = undo[i]!;
+      const cur = this.byAor.get(u.aor)?.get(u.contactKey);
+      if (u.prev) this.put(u.prev);
+      else if (cur) this.drop(cur);
+    }
+  }
+
+  /** Apply changes to memory now, returning how to undo them. */
+  private change(changes: BindingChanges): UndoEntry[] {
+    const undo: UndoEntry[] = [];
+    for (const b of changes.remove) {
+      undo.push({
+        aor: b.aor,
+        contactKey: b.contactKey,
+        prev: this.byAor.get(b.aor)?.get(b.contactKey),
+      });
+      const cur = this.byAor.get(b.aor)?.get(b.contactKey);
+      if (cur) this.drop(cur);
+    }
+    for (const b of changes.upsert) {
+      undo.push({
+        aor: b.aor,
+        contactKey: b.contactKey,
+        prev: this.byAor.get(b.aor)?.get(b.contactKey),
+      });
+      this.put(b);
+    }
+    return undo;
   }
 
   handleRegister(req: SipRequest, source: Endpoint, now: number): RegisterResult {
@@ -212,16 +258,14 @@ export class Registrar {
         }
         remove.push(b);
       }
-      this.store.apply({ upsert: [], remove });
-      for (const b of remove) {
-        this.drop(b);
-        events.push({ type: 'unbound', binding: b, reason: 'removed' });
-      }
-      return { response: this.ok(aor, now), events };
+      const changes: BindingChanges = { upsert: [], remove };
+      const undo = this.change(changes);
+      for (const b of remove) events.push({ type: 'unbound', binding: b, reason: 'removed' });
+      return { response: this.ok(aor, now), events, changes, undo };
     }
 
     const defaultExpires = parseDelta(headerExpires) ?? this.opts.defaultExpires;
-    const changes = new Map<string, { contact: NameAddr; uri: SipUri; expires: number }>();
+    const asked = new Map<string, { contact: NameAddr; uri: SipUri; expires: number }>();
     for (const v of values) {
       const na = parseNameAddr(v);
       if (!na) return { response: { status: 400, reason: 'Bad Request (bad Contact)' }, events };
@@ -237,7 +281,7 @@ export class Registrar {
           events,
         };
       }
-      changes.set(uriKey(na.uri.uri), {
+      asked.set(uriKey(na.uri.uri), {
         contact: na,
         uri: na.uri.uri,
         expires: Math.min(e, this.opts.maxExpires),
@@ -247,7 +291,7 @@ export class Registrar {
     const upsert: Binding[] = [];
     const remove: Binding[] = [];
     const userAgent = getHeader(req, 'user-agent');
-    for (const [key, c] of changes) {
+    for (const [key, c] of asked) {
       const old = existing.get(key);
       // Step 7: "If the binding does exist, the registrar checks the Call-ID value. If the
       // Call-ID value in the existing binding differs from the Call-ID value in the
@@ -276,6 +320,7 @@ export class Registrar {
         sourceAddress: source.address,
         sourcePort: source.port,
         userAgent,
+        local: source.local,
       });
     }
     const after = new Set(existing.keys());
@@ -285,17 +330,12 @@ export class Registrar {
       return { response: { status: 503, reason: 'Too Many Registered Contacts' }, events };
     }
 
-    this.store.apply({ upsert, remove });
-    for (const b of remove) {
-      this.drop(b);
-      events.push({ type: 'unbound', binding: b, reason: 'removed' });
-    }
-    for (const b of upsert) {
-      const refresh = existing.has(b.contactKey);
-      this.put(b);
-      events.push({ type: 'bound', binding: b, refresh });
-    }
-    return { response: this.ok(aor, now), events };
+    for (const b of remove) events.push({ type: 'unbound', binding: b, reason: 'removed' });
+    for (const b of upsert)
+      events.push({ type: 'bound', binding: b, refresh: existing.has(b.contactKey) });
+    const changes: BindingChanges = { upsert, remove };
+    const undo = this.change(changes);
+    return { response: this.ok(aor, now), events, changes, undo };
   }
 
   /** 200 OK listing every current binding (§10.3 step 8) with a Date header. */

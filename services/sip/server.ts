@@ -29,7 +29,8 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock, Rng } from '../../src/clock.js';
 import { SipCore, type CoreOutput } from './sip-core.js';
-import { SqliteBindingStore, type BindingStore } from './store.js';
+import { SqliteBindingStore, type BindingChanges, type BindingStore } from './store.js';
+import { GroupCommit } from '../../src/store/group-commit.js';
 import { TcpFramer } from './tcp-framing.js';
 import type { SipConfig } from './config.js';
 import type { SipMetrics } from './metrics.js';
@@ -58,6 +59,10 @@ export interface SipServerDeps {
 export class SipServer {
   readonly core: SipCore;
   private readonly store: BindingStore;
+  /** One transaction per event-loop turn for the REGISTERs of that turn (group commit). */
+  private readonly commits: GroupCommit<BindingChanges, number | undefined>;
+  /** UDP socket per listener, keyed `address:port` as Endpoint.local names it. */
+  private readonly udpByLocal = new Map<string, UdpSocket>();
   private readonly udp: UdpSocket[] = [];
   private readonly tcp: TcpServer[] = [];
   private readonly conns = new Map<number, TcpSocket>();
@@ -120,10 +125,21 @@ export class SipServer {
           dialplan: cfg.dialplan,
         },
       },
-      this.store,
       d.rng,
       d.metrics,
     );
+    this.commits = new GroupCommit<BindingChanges, number | undefined>({
+      write: (changes) => this.store.commit(changes),
+      committed: (tokens) => this.perform(this.core.committed(tokens, this.d.clock.now())),
+      failed: (tokens, changes, err) => {
+        this.d.metrics.errors.inc(['store']);
+        this.d.log.error(
+          { err, changes: changes.length, held: tokens.filter((x) => x !== undefined).length },
+          'sip binding commit failed; REGISTERs answered 500, bindings rolled back',
+        );
+        this.perform(this.core.commitFailed(tokens, this.d.clock.now()));
+      },
+    });
   }
 
   private loadGreeting(): Uint8Array | undefined {
@@ -198,7 +214,16 @@ export class SipServer {
   }
 
   async start(): Promise<void> {
-    const n = this.core.start(this.d.clock.now());
+    const loaded = this.core.start(this.d.clock.now(), this.store.all());
+    const n = loaded.active;
+    if (loaded.expired.remove.length > 0) {
+      try {
+        this.store.commit([loaded.expired]);
+      } catch (err) {
+        // Stale rows are skipped again at the next start: nothing was promised on them.
+        this.d.log.warn({ err }, 'sip could not delete expired bindings from the store');
+      }
+    }
     for (const l of this.d.cfg.listen) {
       // UDP first; TCP then takes the same port (resolved when 0 was asked for).
       const sock = createSocket({ type: 'udp4', reuseAddr: false });
@@ -210,8 +235,10 @@ export class SipServer {
         });
       });
       const port = sock.address().port;
+      const local = `${l.address}:${port}`;
+      this.udpByLocal.set(local, sock);
       sock.on('message', (data, rinfo) =>
-        this.input(data, { transport: 'udp', address: rinfo.address, port: rinfo.port }),
+        this.input(data, { transport: 'udp', address: rinfo.address, port: rinfo.port, local }),
       );
       sock.on('error', (err) => this.d.log.error({ err }, 'udp socket error'));
       this.udp.push(sock);
@@ -241,9 +268,10 @@ export class SipServer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     // Commit and answer what this turn still holds before the sockets close.
-    if (this.held.length > 0) this.releaseHeld();
+    this.commits.flush();
     for (const s of this.udp) s.close();
     this.udp.length = 0;
+    this.udpByLocal.clear();
     for (const c of this.conns.values()) c.destroy();
     this.conns.clear();
     await Promise.all(this.tcp.map((s) => new Promise<void>((res) => s.close(() => res()))));
@@ -418,6 +446,10 @@ export class SipServer {
         this.mediaOp(o.op);
         continue;
       }
+      if (o.type === 'commit') {
+        this.commits.add([o.changes], o.token);
+        continue;
+      }
       const ev = o.event;
       switch (ev.type) {
         case 'call-ended':
@@ -462,42 +494,11 @@ export class SipServer {
     }
   }
 
-  private held: { dest: Endpoint; data: Uint8Array }[] = [];
-
-  /**
-   * Replies wait while the store holds uncommitted bindings (group commit, store.ts): the
-   * 200 OK of a REGISTER leaves only once its binding is on disk (RFC 3261 §10.3 step 8's
-   * promise; DESIGN.md rule 4). Everything sent in that turn waits with it, in order.
-   */
   private send(dest: Endpoint, data: Uint8Array): void {
-    if (this.store.pending) {
-      if (this.held.length === 0) setImmediate(() => this.releaseHeld());
-      this.held.push({ dest, data });
-      return;
-    }
-    this.sendNow(dest, data);
-  }
-
-  private releaseHeld(): void {
-    const held = this.held;
-    this.held = [];
-    try {
-      this.store.flush?.();
-    } catch (e) {
-      // Nothing promised goes out; the phones retransmit and the next commit may succeed.
-      this.d.log.error(
-        { err: e, replies: held.length },
-        'sip binding commit failed; replies withheld',
-      );
-      this.d.metrics.errors.inc(['store']);
-      return;
-    }
-    for (const h of held) this.sendNow(h.dest, h.data);
-  }
-
-  private sendNow(dest: Endpoint, data: Uint8Array): void {
     if (dest.transport === 'udp') {
-      const sock = this.udp[0];
+      // From the listener the peer talks to (Endpoint.local), else the first.
+      const sock =
+        (dest.local !== undefined ? this.udpByLocal.get(dest.local) : undefined) ?? this.udp[0];
       sock?.send(data, dest.port, dest.address, (err) => {
         if (err)
           this.d.log.debug(

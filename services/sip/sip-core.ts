@@ -29,7 +29,12 @@ import { decode, getHeader, type SipRequest, type SipResponse } from './message.
 import { buildErrorResponse, buildResponse, type ResponseSpec } from './response.js';
 import { responseTarget, stampVia, type Via } from './via.js';
 import { TransactionLayer } from './transaction-layer.js';
-import { Registrar, type RegistrarEvent, type RegistrarOptions } from './registrar.js';
+import {
+  Registrar,
+  type RegistrarEvent,
+  type RegistrarOptions,
+  type UndoEntry,
+} from './registrar.js';
 import { NonceManager } from './nonce.js';
 import {
   Qualify,
@@ -40,7 +45,7 @@ import {
 } from './qualify.js';
 import { isToken } from './name-addr.js';
 import { methodLabel, type SipMetrics } from './metrics.js';
-import type { BindingStore } from './store.js';
+import type { Binding, BindingChanges } from './store.js';
 import { send, type Endpoint, type SendOutput, type TransportName } from './transport.js';
 import type { SipTimers } from './sip-timers.js';
 import {
@@ -71,10 +76,33 @@ export type CoreEvent =
       readonly answered: boolean;
     };
 
+/**
+ * Binding changes the adapter commits (src/store/group-commit.ts) before it tells the core
+ * `committed([token])`; the reply that waits on them is held in the core until then, so
+ * no 200 OK leaves (or is cached by its transaction) for a binding not on disk.
+ * `token` is undefined for changes nobody waits on (expiry).
+ */
+export interface CommitOutput {
+  readonly type: 'commit';
+  readonly changes: BindingChanges;
+  readonly token: number | undefined;
+}
+
 export type CoreOutput =
   | SendOutput
+  | CommitOutput
   | { readonly type: 'media'; readonly op: MediaOp }
   | { readonly type: 'event'; readonly event: CoreEvent };
+
+/** A REGISTER whose answer waits for its commit. */
+interface HeldRegister {
+  readonly tx: ServerTransaction;
+  readonly req: SipRequest;
+  readonly vias: readonly Via[];
+  readonly spec: ResponseSpec;
+  readonly events: readonly RegistrarEvent[];
+  readonly undo: readonly UndoEntry[];
+}
 
 export interface CoreOptions {
   readonly registrar: RegistrarOptions;
@@ -111,16 +139,17 @@ export class SipCore {
   /** client transaction key → binding id, for qualify probes. */
   private readonly probes = new Map<string, string>();
   private nextPurge = 0;
+  private readonly held = new Map<number, HeldRegister>();
+  private nextToken = 1;
 
   constructor(
     private readonly opts: CoreOptions,
-    store: BindingStore,
     private readonly rng: Rng,
     private readonly metrics?: SipMetrics,
   ) {
     this.layer = new TransactionLayer(opts.timers, opts.maxTransactions);
     this.nonces = new NonceManager(rng, opts.nonceTtlMs, opts.maxNonces);
-    this.registrar = new Registrar(opts.registrar, store, this.nonces, rng);
+    this.registrar = new Registrar(opts.registrar, this.nonces, rng);
     this.qualify = new Qualify(opts.qualifyIntervalMs);
     const calls = opts.calls ?? { maxCalls: 100, greeting: true, dialplan: DEFAULT_DIALPLAN };
     this.b2bua = new B2bua(
@@ -177,11 +206,58 @@ export class SipCore {
     return this.layer.respond(tx, spec.status, data, now);
   }
 
-  /** Load stored bindings; returns how many are active. */
-  start(now: number): number {
-    for (const b of this.registrar.load(now)) this.qualify.track(b, now);
+  /** Take the stored bindings; `expired` are those to delete from the store. */
+  start(now: number, stored: readonly Binding[]): { active: number; expired: BindingChanges } {
+    const expired = this.registrar.load(stored, now);
+    for (const b of this.registrar.bindings()) this.qualify.track(b, now);
     this.nextPurge = now + PURGE_EVERY_MS;
-    return this.registrar.activeCount;
+    return { active: this.registrar.activeCount, expired: { upsert: [], remove: expired } };
+  }
+
+  /** How many REGISTER answers wait for a commit. */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /** The commits of these tokens are on disk: answer their REGISTERs (in order). */
+  committed(tokens: readonly (number | undefined)[], now: number): CoreOutput[] {
+    const out: CoreOutput[] = [];
+    for (const token of tokens) {
+      const h = token !== undefined ? this.held.get(token) : undefined;
+      if (!h) continue;
+      this.held.delete(token!);
+      for (const ev of h.events) {
+        if (ev.type === 'bound') this.qualify.track(ev.binding, now);
+        else if (ev.type === 'unbound') this.qualify.untrack(ev.binding);
+        out.push({ type: 'event', event: ev });
+      }
+      out.push(...this.respondVia(h.tx, h.req, h.vias, h.spec, this.tag(), now));
+    }
+    return out;
+  }
+
+  /**
+   * Their commit failed: memory goes back to what is on disk (newest first) and each
+   * REGISTER gets 500 with Retry-After (RFC 3261 §21.5.1), which its transaction keeps for
+   * retransmissions; as Kamailio's registrar answers when usrloc cannot write the database.
+   */
+  commitFailed(tokens: readonly (number | undefined)[], now: number): CoreOutput[] {
+    const out: CoreOutput[] = [];
+    const list = tokens.flatMap((t) => {
+      const h = t !== undefined ? this.held.get(t) : undefined;
+      if (t !== undefined) this.held.delete(t);
+      return h ? [h] : [];
+    });
+    for (let i = list.length - 1; i >= 0; i--) this.registrar.rollback(list[i]!.undo);
+    for (const h of list) {
+      const spec: ResponseSpec = {
+        status: 500,
+        reason: 'Server Internal Error (binding not stored)',
+        headers: [['Retry-After', '5']],
+      };
+      out.push(...this.respondVia(h.tx, h.req, h.vias, spec, this.tag(), now));
+    }
+    return out;
   }
 
   handle(input: CoreInput, now: number): CoreOutput[] {
@@ -243,7 +319,9 @@ export class SipCore {
       if (ev) out.push({ type: 'event', event: ev });
     }
     out.push(...this.b2bua.handleTimeout(now));
-    for (const ev of this.registrar.handleTimeout(now)) {
+    const expiry = this.registrar.handleTimeout(now);
+    if (expiry.changes) out.push({ type: 'commit', changes: expiry.changes, token: undefined });
+    for (const ev of expiry.events) {
       if (ev.type === 'unbound') this.qualify.untrack(ev.binding);
       out.push({ type: 'event', event: ev });
     }
@@ -255,6 +333,7 @@ export class SipCore {
         address: b.sourceAddress,
         port: b.sourcePort,
         connection: undefined,
+        local: b.local,
       };
       const { tx, sends } = this.layer.sendRequest(branch, 'OPTIONS', data, dest, now);
       this.probes.set(tx.key, bindingId(b));
@@ -353,6 +432,21 @@ export class SipCore {
       }
       case 'REGISTER': {
         const r = this.registrar.handleRegister(req, source, now);
+        if (r.changes && r.undo) {
+          // The answer waits for the commit (committed() / commitFailed()); until then a
+          // retransmission finds the transaction in Trying and is absorbed (§17.2.2).
+          const token = this.nextToken++;
+          this.held.set(token, {
+            tx,
+            req,
+            vias,
+            spec: r.response,
+            events: r.events,
+            undo: r.undo,
+          });
+          out.push({ type: 'commit', changes: r.changes, token });
+          return undefined;
+        }
         for (const ev of r.events) {
           if (ev.type === 'bound') this.qualify.track(ev.binding, now);
           else if (ev.type === 'unbound') this.qualify.untrack(ev.binding);
@@ -411,7 +505,13 @@ export class SipCore {
   private responseDest(top: Via, source: Endpoint): Endpoint {
     if (source.transport === 'tcp') return source;
     const t = responseTarget(top);
-    return { transport: 'udp', address: t.address, port: t.port, connection: undefined };
+    return {
+      transport: 'udp',
+      address: t.address,
+      port: t.port,
+      connection: undefined,
+      local: source.local,
+    };
   }
 
   private tag(): string {

@@ -5,7 +5,13 @@
  */
 import { Buffer } from 'node:buffer';
 import type { Rng } from '../../src/clock.js';
-import { SipCore, type CoreOptions, type CoreOutput } from './sip-core.js';
+import {
+  SipCore,
+  type CommitOutput,
+  type CoreInput,
+  type CoreOptions,
+  type CoreOutput,
+} from './sip-core.js';
 import type { Binding, BindingChanges, BindingStore } from './store.js';
 import { decode, getHeader, getHeaders, type SipResponse } from './message.js';
 import { digestResponse, parseAuthorization, type DigestAlgorithm } from './digest.js';
@@ -36,14 +42,58 @@ export function seededRng(seed = 1): Rng {
 /** The BindingStore port in memory (store.test.ts covers the SQLite one). */
 export class MemoryBindingStore implements BindingStore {
   private readonly rows = new Map<string, Binding>();
+  /** The next `failNext` commits throw, as a full disk or an I/O error would. */
+  failNext = 0;
   all(): Binding[] {
     return [...this.rows.values()];
   }
-  apply(c: BindingChanges): void {
-    for (const r of c.remove) this.rows.delete(`${r.aor}\u0000${r.contactKey}`);
-    for (const b of c.upsert) this.rows.set(`${b.aor}\u0000${b.contactKey}`, b);
+  commit(batch: readonly BindingChanges[]): void {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('disk I/O error (test)');
+    }
+    for (const c of batch) {
+      for (const r of c.remove) this.rows.delete(`${r.aor}\u0000${r.contactKey}`);
+      for (const b of c.upsert) this.rows.set(`${b.aor}\u0000${b.contactKey}`, b);
+    }
   }
   close(): void {}
+}
+
+/**
+ * The core with its adapter's group commit folded in, for tests: every 'commit' output is
+ * written to the store at once and the held answers (or their 500s) are appended, as the
+ * adapter does at the end of the turn.
+ */
+export class CommittingCore extends SipCore {
+  constructor(
+    opts: CoreOptions,
+    readonly store: MemoryBindingStore,
+    rng: Rng,
+  ) {
+    super(opts, rng);
+  }
+
+  settle(out: CoreOutput[], now: number): CoreOutput[] {
+    const commits = out.filter((o): o is CommitOutput => o.type === 'commit');
+    if (commits.length === 0) return out;
+    const rest = out.filter((o) => o.type !== 'commit');
+    const tokens = commits.map((c) => c.token);
+    try {
+      this.store.commit(commits.map((c) => c.changes));
+    } catch {
+      return [...rest, ...this.commitFailed(tokens, now)];
+    }
+    return [...rest, ...this.committed(tokens, now)];
+  }
+
+  override handle(input: CoreInput, now: number): CoreOutput[] {
+    return this.settle(super.handle(input, now), now);
+  }
+
+  override handleTimeout(now: number): CoreOutput[] {
+    return this.settle(super.handleTimeout(now), now);
+  }
 }
 
 export const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -75,8 +125,8 @@ export function testCore(
     userAgent: 'netsvc-test',
     ...over,
   };
-  const core = new SipCore(opts, store, seededRng(7));
-  core.start(T0);
+  const core = new CommittingCore(opts, store, seededRng(7));
+  core.start(T0, store.all());
   return { core, store, opts };
 }
 

@@ -16,6 +16,13 @@ export interface Endpoint {
   readonly port: number;
   /** Adapter's id of the TCP connection; undefined for UDP. */
   readonly connection?: number | undefined;
+  /**
+   * The listener (`address:port` as bound) a message arrived on, and so the socket its
+   * answers and later requests to that peer leave from: a phone behind NAT or a firewall
+   * only accepts datagrams from the address it sent to (RFC 3581 §4 symmetric response).
+   * Undefined: the adapter's first listener.
+   */
+  readonly local?: string | undefined;
 }
 
 export interface SendOutput {
