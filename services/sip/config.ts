@@ -102,6 +102,14 @@ const Extension = Type.Object(
         description: 'Environment variable holding the secret',
       }),
     ),
+    algorithms: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('SHA-256'), Type.Literal('MD5')]), {
+        minItems: 1,
+        uniqueItems: true,
+        description:
+          "This extension's digest algorithms, preferred first (default auth.algorithms); [SHA-256] moves a phone that supports RFC 8760 off MD5",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -165,10 +173,16 @@ export const SipConfig = Type.Object(
     auth: Type.Object(
       {
         algorithms: Type.Array(Type.Union([Type.Literal('SHA-256'), Type.Literal('MD5')]), {
-          default: ['SHA-256', 'MD5'],
+          default: ['MD5', 'SHA-256'],
           minItems: 1,
           uniqueItems: true,
-          description: 'Digest algorithms offered, most preferred first (RFC 8760 §2.4)',
+          description:
+            'Digest algorithms accepted, most preferred first (RFC 8760 §2.4); the first is the one challenge sent (MD5: what every phone reads)',
+        }),
+        challenges: Type.Union([Type.Literal('first'), Type.Literal('all')], {
+          default: 'first',
+          description:
+            "'first': one WWW-Authenticate per 401, the extension's first algorithm (Asterisk and Kamailio default; baresip fails on two); 'all': one per algorithm (RFC 8760)",
         }),
         nonceTtlS: Type.Integer({
           default: 300,

@@ -2,7 +2,7 @@ import t from 'tap';
 import { testCore, register, responses, authorize, sends, PHONE, T0 } from './testing.js';
 import { getHeader, getHeaders } from './message.js';
 import { paramValue } from './name-addr.js';
-import { parseAuthorization } from './digest.js';
+import { digestResponse, parseAuthorization } from './digest.js';
 
 /** REGISTER → 401 → REGISTER with credentials; returns the final response. */
 function registerWithAuth(
@@ -334,4 +334,76 @@ t.test('a failed commit of a refresh puts the old binding back', async (t) => {
   const rm = registerWithAuth(core, { cseq: 5, expires: '0' }, T0 + 20_000);
   t.equal(rm.final.status, 500, 'an unregister that did not reach disk fails too');
   t.same(core.registrar.lookup('2001'), [before], 'and the binding stays');
+});
+
+t.test('one challenge per 401 by default; per-extension algorithms; no downgrade', async (t) => {
+  const { core } = testCore({
+    registrar: {
+      realm: 'asterisk',
+      algorithms: ['MD5', 'SHA-256'],
+      challenges: 'first',
+      userAlgorithms: new Map([['2002', ['SHA-256'] as const]]),
+      defaultExpires: 120,
+      minExpires: 60,
+      maxExpires: 3600,
+      maxContacts: 3,
+      users: new Map([
+        ['2001', 'dev-2001'],
+        ['2002', 'dev-2002'],
+      ]),
+    },
+  });
+  const algs = (user: string) => {
+    const r = responses(
+      core.handle({ data: register({ user, callId: `c-${user}` }), source: PHONE }, T0),
+    )[0]!;
+    t.equal(r.status, 401);
+    return {
+      r,
+      list: getHeaders(r, 'www-authenticate').map((v) =>
+        parseAuthorization(v)!.params.get('algorithm'),
+      ),
+    };
+  };
+  t.same(algs('2001').list, ['MD5'], 'one challenge, MD5, for a default extension (baresip, sipp)');
+  t.same(algs('9999').list, ['MD5'], 'an unknown user gets the default one');
+  const sha = algs('2002');
+  t.same(sha.list, ['SHA-256'], 'an extension moved to SHA-256 is challenged with it alone');
+  // That extension cannot be talked into MD5 (RFC 8760 §3 downgrade).
+  const nonce = parseAuthorization(getHeader(sha.r, 'www-authenticate')!)!.params.get('nonce')!;
+  const md5Auth = `Digest username="2002", realm="asterisk", nonce="${nonce}", uri="sip:voip.tic2023.com", response="${digestResponse(
+    {
+      algorithm: 'MD5',
+      username: '2002',
+      realm: 'asterisk',
+      password: 'dev-2002',
+      method: 'REGISTER',
+      uri: 'sip:voip.tic2023.com',
+      nonce,
+      nc: '00000001',
+      cnonce: 'c0ffee',
+      qop: 'auth',
+    },
+  )}", algorithm=MD5, qop=auth, nc=00000001, cnonce="c0ffee"`;
+  const down = responses(
+    core.handle(
+      {
+        data: register({ user: '2002', callId: 'c-2002', cseq: 2, authorization: md5Auth }),
+        source: PHONE,
+      },
+      T0,
+    ),
+  )[0]!;
+  t.equal(down.status, 401, 'MD5 credentials refused for a SHA-256 extension');
+  const { final } = registerWithAuth(core, {
+    user: '2002',
+    callId: 'c-2002b',
+    algorithm: 'SHA-256',
+  });
+  t.equal(final.status, 200, 'SHA-256 registers');
+  t.equal(
+    registerWithAuth(core, { user: '2001', callId: 'c-2001b' }).final.status,
+    200,
+    'MD5 registers',
+  );
 });

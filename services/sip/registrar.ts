@@ -10,7 +10,9 @@
  * binding ... when the expiration time ... has passed").
  *
  * Authentication: no credentials, or credentials for another realm or scheme (RFC 4475
- * regaut01), get a 401 with one challenge per algorithm, SHA-256 first (RFC 8760 §2.4).
+ * regaut01), get a 401 with the extension's first algorithm as its one challenge (or, with
+ * `challenges: 'all'`, one per algorithm, preferred first: RFC 8760 §2.4). The extension
+ * is the To user of a REGISTER, the From user of other requests.
  * An unknown user is checked against a random secret, so it is answered exactly like a
  * known user with a wrong password (401, a fresh challenge): no user enumeration. An
  * expired nonce gets 401 with stale=true (RFC 7616 §3.3: "stale: A case-insensitive flag
@@ -56,7 +58,16 @@ import { TimerHeap } from './timer-heap.js';
 
 export interface RegistrarOptions {
   readonly realm: string;
+  /** Accepted digest algorithms, preferred first, for extensions without their own list. */
   readonly algorithms: readonly DigestAlgorithm[];
+  /** Extension → its own algorithm list (config `extensions[].algorithms`). */
+  readonly userAlgorithms?: ReadonlyMap<string, readonly DigestAlgorithm[]>;
+  /**
+   * 'first' (default): one challenge per 401/407, the extension's first algorithm, as
+   * Asterisk and Kamailio send by default; phones such as baresip 1.0 fail on a response
+   * with two WWW-Authenticate headers. 'all': one per algorithm (RFC 8760 §2.4).
+   */
+  readonly challenges?: 'first' | 'all';
   readonly defaultExpires: number;
   readonly minExpires: number;
   readonly maxExpires: number;
@@ -215,7 +226,7 @@ export class Registrar {
         return { response: { status: 400, reason: auth.reason }, events };
       if (auth.failure)
         events.push({ type: 'auth-failure', user: auth.user, reason: auth.failure });
-      return { response: this.challenge(now, auth.stale), events };
+      return { response: this.challenge(now, auth.stale, aorUser), events };
     }
     // --- Step 4: authorize
     if (auth.user !== aorUser) {
@@ -352,12 +363,19 @@ export class Registrar {
     return { status: 200, headers };
   }
 
-  private challenge(now: number, stale: boolean, proxy = false): ResponseSpec {
+  /** The algorithms an extension may answer with, preferred first. */
+  algorithmsFor(user: string): readonly DigestAlgorithm[] {
+    return this.opts.userAlgorithms?.get(user) ?? this.opts.algorithms;
+  }
+
+  private challenge(now: number, stale: boolean, user: string, proxy = false): ResponseSpec {
     const nonce = this.nonces.issue(now);
     const header = proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
+    const list = this.algorithmsFor(user);
+    const offered = this.opts.challenges === 'all' ? list : list.slice(0, 1);
     return {
       status: proxy ? 407 : 401,
-      headers: this.opts.algorithms.map(
+      headers: offered.map(
         (a) => [header, challengeHeader(this.opts.realm, nonce, a, stale)] as const,
       ),
     };
@@ -379,6 +397,10 @@ export class Registrar {
       getHeaders(req, 'proxy-authorization').length > 0 ? 'proxy-authorization' : 'authorization';
     const auth = this.authenticate(req, now, header);
     if (auth.kind === 'ok') return { ok: true, user: auth.user };
+    const fromUser =
+      req.from.uri.kind === 'sip' && req.from.uri.uri.user !== undefined
+        ? unescapeUri(req.from.uri.uri.user)
+        : '';
     if (auth.kind === 'bad-request')
       return { ok: false, response: { status: 400, reason: auth.reason }, failure: undefined };
     return {
@@ -386,6 +408,7 @@ export class Registrar {
       response: this.challenge(
         now,
         auth.stale,
+        auth.user !== '' ? auth.user : fromUser,
         header === 'proxy-authorization' || getHeaders(req, 'authorization').length === 0,
       ),
       failure: auth.failure ? { user: auth.user, reason: auth.failure } : undefined,
@@ -424,7 +447,9 @@ export class Registrar {
       return { kind: 'bad-request', reason: 'Bad Request (incomplete Digest credentials)' };
     }
     const algorithm = algorithmOf(creds.get('algorithm'));
-    if (!algorithm || !this.opts.algorithms.includes(algorithm)) {
+    // Only the extension's own algorithms: a phone moved to SHA-256 cannot be made to
+    // answer in MD5 (the downgrade RFC 8760 §3 warns of).
+    if (!algorithm || !this.algorithmsFor(username).includes(algorithm)) {
       return { kind: 'challenge', stale: false, user: username, failure: 'algorithm' };
     }
     const qop = creds.get('qop');

@@ -104,6 +104,10 @@ export class SipServer {
         registrar: {
           realm: cfg.realm,
           algorithms: cfg.auth.algorithms,
+          challenges: cfg.auth.challenges,
+          userAlgorithms: new Map(
+            cfg.extensions.flatMap((e) => (e.algorithms ? [[e.user, e.algorithms] as const] : [])),
+          ),
           defaultExpires: cfg.registrar.defaultExpires,
           minExpires: cfg.registrar.minExpires,
           maxExpires: cfg.registrar.maxExpires,

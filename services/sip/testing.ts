@@ -110,6 +110,7 @@ export function testCore(
     registrar: {
       realm: 'asterisk',
       algorithms: ['SHA-256', 'MD5'],
+      challenges: 'all',
       defaultExpires: 120,
       minExpires: 60,
       maxExpires: 3600,
