@@ -76,7 +76,7 @@ function core(partial: Record<string, unknown>) {
     return { out, reply };
   };
   const reclaim = () => reclaimExpired(ctx());
-  return { cfg, leases, clock, run, reclaim, eth1, eth2, relay };
+  return { cfg, leases, clock, run, reclaim, eth1, eth2, relay, ctx };
 }
 
 const LAN = {
@@ -402,4 +402,36 @@ t.test('iterative allocation continues after the last address', async (t) => {
   c.leases.dropOffer('192.168.1.0/24', 'hw:01525400000001');
   const b = c.run(MSG.DISCOVER, B, { xid: 2 });
   t.equal(ipToText(b.reply!.yiaddr), '192.168.1.11');
+});
+
+t.test('invalid hlen/htype combinations are dropped, not leased under a shared key', async (t) => {
+  const c = core(LAN);
+  const send = (hlen: number, htype: number, clientId?: Uint8Array) => {
+    const input = {
+      ...clientMessage(
+        MSG.DISCOVER,
+        { mac: Uint8Array.of(2, 0, 0, 0, 9, 9), ...(clientId ? { clientId } : {}) },
+        {
+          xid: 5,
+          giaddr: ip('10.20.0.254'),
+        },
+      ),
+      hlen,
+      htype,
+    };
+    return processPacket({ packet: decode(encode(input).bytes), arrival: c.relay }, c.ctx());
+  };
+  t.equal(send(0, 1).drop, 'bad-hardware-address', 'hlen 0, no client-id');
+  t.equal(send(5, 1).drop, 'bad-hardware-address', 'Ethernet with a 5-byte address');
+  t.equal(send(16, 1).drop, 'bad-hardware-address', 'Ethernet with a 16-byte address');
+  t.equal(
+    send(0, 1, Uint8Array.of(0, 1, 2, 3)).drop,
+    'bad-hardware-address',
+    'Ethernet must still say 6',
+  );
+  t.ok(
+    send(0, 32, Uint8Array.of(0xff, 1, 2, 3, 4)).reply,
+    'hlen 0 with a client-id (InfiniBand, RFC 4390) is served',
+  );
+  t.ok(send(6, 1).reply, 'a normal Ethernet client is served');
 });

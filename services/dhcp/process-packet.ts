@@ -108,7 +108,8 @@ export type DropReason =
   | 'other-server'
   | 'malformed'
   | 'not-ours'
-  | 'no-reply';
+  | 'no-reply'
+  | 'bad-hardware-address';
 
 export interface DhcpEvent {
   readonly level: 'debug' | 'info' | 'warn';
@@ -151,6 +152,18 @@ export function processPacket(query: Query, ctx: PacketContext): Outcome {
     return { queryType: 'BOOTREPLY', changes: [], drop: 'not-request', events: [] };
   const type = readU8(q.options.get(OPT.MESSAGE_TYPE));
   if (type === undefined) return { queryType: 'BOOTP', changes: [], drop: 'bootp', events: [] };
+  // A client is known by its client-id or its hardware address (RFC 2131 §4.2). Without
+  // either it has no key of its own: hlen 0 and no option 61 would make every such client
+  // share one lease. Ethernet (htype 1, RFC 1700 ARP hardware types) has 6-byte addresses;
+  // any other hlen there is forged. Kea likewise refuses a query it cannot identify.
+  const hasClientId = (q.options.get(OPT.CLIENT_ID)?.length ?? 0) > 0;
+  if ((q.hlen === 0 && !hasClientId) || (q.htype === 1 && q.hlen !== 6))
+    return {
+      queryType: messageTypeName(type),
+      changes: [],
+      drop: 'bad-hardware-address',
+      events: [],
+    };
   const mac = hwText(q);
   const hostname =
     readText(q.options.get(OPT.HOSTNAME)) ?? readFqdnHost(q.options.get(OPT.CLIENT_FQDN));

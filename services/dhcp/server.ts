@@ -40,6 +40,7 @@ import {
 import { messageTypeName, readU8, OPT } from './options.js';
 import { SqliteLeaseStore, type LeaseStore } from './store.js';
 import { GroupCommit } from '../../src/store/group-commit.js';
+import { LogLimit } from '../../src/log-limit.js';
 import {
   DhcpSocketError,
   interfaceAddresses,
@@ -91,6 +92,8 @@ export class DhcpServer {
   readonly listeners: Listener[];
   private store: LeaseStore | undefined;
   private readonly commits: GroupCommit<LeaseChange, Pending>;
+  /** Per message text: 50 lines per 10 s, then a count (rsyslog/journald habit). */
+  private readonly logLimit = new LogLimit({ intervalMs: 10_000, burst: 50 });
   private reclaimTimer: NodeJS.Timeout | undefined;
   private ownAddresses = new Set<number>();
   private stopped = false;
@@ -355,8 +358,17 @@ export class DhcpServer {
       return;
     }
     for (const ev of outcome.events) {
-      if (ev.level === 'warn') this.log.warn(ev.fields, ev.msg);
-      else if (this.cfg.logPackets) this.log[ev.level](ev.fields, ev.msg);
+      if (ev.level !== 'warn' && !this.cfg.logPackets) continue;
+      // A flood (320k forged DISCOVERs wrote 112 MB of log) is written as a count.
+      const gate = this.logLimit.admit(ev.msg, this.opts.clock.monotonic());
+      if (!gate.write) {
+        this.metrics.dropped.inc(['log-suppressed']);
+        continue;
+      }
+      const fields =
+        gate.suppressed > 0 ? { ...ev.fields, suppressed: gate.suppressed } : ev.fields;
+      if (ev.level === 'warn') this.log.warn(fields, ev.msg);
+      else this.log[ev.level](fields, ev.msg);
     }
     if (outcome.drop) {
       this.metrics.dropped.inc([outcome.drop]);

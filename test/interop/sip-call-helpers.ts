@@ -365,6 +365,7 @@ export function startSipServer(
   port: number,
   work: string,
   teardown: { teardown(fn: () => unknown): void },
+  extraEnv: Record<string, string> = {},
 ): Promise<Daemon> {
   return startDaemon({
     name: 'netsvc-sip',
@@ -377,6 +378,7 @@ export function startSipServer(
       NETSVC_LOG__FORMAT: 'json',
       NETSVC_SIP__LISTEN__0__PORT: String(port),
       NETSVC_SIP__AUTH__ALGORITHMS: '[MD5, SHA-256]',
+      ...extraEnv,
     }),
     ready: { log: /"msg":"ready"/ },
     teardown,

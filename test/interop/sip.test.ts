@@ -13,8 +13,9 @@
  * - afterwards the server still answers OPTIONS, and the registrations are in SQLite.
  *
  * sipp 3.6.1 reads only the first WWW-Authenticate and knows only MD5 ("createAuthHeader:
- * authentication must use MD5 or AKAv1-MD5"), so the server runs here with
- * NETSVC_SIP__AUTH__ALGORITHMS=[MD5, SHA-256] (the default offers SHA-256 first).
+ * authentication must use MD5 or AKAv1-MD5"). The server runs here with
+ * NETSVC_SIP__AUTH__CHALLENGES=all (MD5 first, then SHA-256) so that the SHA-256 step has a
+ * challenge to answer; the default single challenge is covered by sip-baresip.test.ts.
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
@@ -48,7 +49,7 @@ if (!hasSipp || !existsSync(join(root, 'dist/src/main.js'))) {
 } else {
   const work = mkdtempSync(join(tmpdir(), 'netsvc-sip-interop-'));
   const [port, p1, p2, p3, p4] = await freePorts(5);
-  const server = await startSipServer(port!, work, t);
+  const server = await startSipServer(port!, work, t, { NETSVC_SIP__AUTH__CHALLENGES: 'all' });
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
   const { register: sipp, stopAll } = sippRunner(`127.0.0.1:${port}`, work);
