@@ -28,7 +28,7 @@ const get = (url: string, headers: Record<string, string> = {}, method = 'GET') 
 t.test('virtual hosts: exact, case, port, wildcards, default', async (t) => {
   const cases: [string | undefined, string][] = [
     ['www.TIC2023.com', 'www home'],
-    ['WWW.tic2023.COM:10080', 'www home'],
+    ['WWW.tic2023.COM:18080', 'www home'],
     ['TIC2023.com', 'www home'],
     ['web1.TIC2023.com', 'web1'],
     ['WEB1.tic2023.com:80', 'web1'],
@@ -321,7 +321,7 @@ t.test('HTTPS redirect', async (t) => {
     }),
     { configDir: f.dir },
   );
-  const r = await a.inject({ url: '/a%20b?q=1', headers: { host: 'Web1.TIC2023.com:10080' } });
+  const r = await a.inject({ url: '/a%20b?q=1', headers: { host: 'Web1.TIC2023.com:18080' } });
   t.equal(r.statusCode, 301);
   t.equal(r.headers.location, 'https://Web1.TIC2023.com:8443/a%20b?q=1');
   t.equal((await a.inject({ url: '/', headers: { host: 'www.TIC2023.com' } })).statusCode, 200);

@@ -35,7 +35,7 @@ t.test('schema: defaults, descriptions, unknown keys', async (t) => {
   t.equal(service.name, 'http');
   const cfg = Value.Default(HttpConfig, {}) as HttpConfig;
   t.equal(cfg.enabled, true);
-  t.equal(cfg.listen.port, 10080);
+  t.equal(cfg.listen.port, 18080);
   t.equal(cfg.limits.maxHeaderBytes, 32768);
   t.notOk(Value.Check(HttpConfig, { ...cfg, bogus: 1 }));
   t.notOk(

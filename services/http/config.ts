@@ -152,7 +152,7 @@ export const HttpConfig = Type.Object(
       {
         address: Type.String({ default: '127.0.0.1', description: 'Plain HTTP listener address' }),
         port: Type.Integer({
-          default: 10080,
+          default: 18080,
           minimum: 0,
           maximum: 65535,
           description: 'Plain HTTP port; 0 picks a free one',
@@ -168,7 +168,7 @@ export const HttpConfig = Type.Object(
         }),
         address: Type.String({ default: '127.0.0.1', description: 'HTTPS listener address' }),
         port: Type.Integer({
-          default: 10443,
+          default: 18443,
           minimum: 0,
           maximum: 65535,
           description: 'HTTPS port; 0 picks a free one',

@@ -18,7 +18,7 @@ t.test('selection like nginx server_name', async (t) => {
   const cases: [string | undefined, string][] = [
     ['www.TIC2023.com', 'www'],
     ['WWW.tic2023.COM', 'www'], // case-insensitive
-    ['www.tic2023.com:10080', 'www'], // port ignored
+    ['www.tic2023.com:18080', 'www'], // port ignored
     ['www.tic2023.com.', 'www'], // trailing dot
     ['web1.tic2023.com', 'web1'],
     ['Web1.TIC2023.com:80', 'web1'],

@@ -231,10 +231,10 @@ async function load(): Promise<void> {
   }
   for (const host of ['www.TIC2023.com', 'web1.TIC2023.com', 'web2.TIC2023.com']) {
     digs.push(
-      run('curl', ['-sS', '-o', '/dev/null', '-H', `Host: ${host}`, 'http://127.0.0.1:10080/']),
+      run('curl', ['-sS', '-o', '/dev/null', '-H', `Host: ${host}`, 'http://127.0.0.1:18080/']),
     );
   }
-  digs.push(run('curl', ['-sS', '-o', '/dev/null', 'http://127.0.0.1:10080/missing.html']));
+  digs.push(run('curl', ['-sS', '-o', '/dev/null', 'http://127.0.0.1:18080/missing.html']));
   await Promise.all(digs);
 }
 
