@@ -9,34 +9,8 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { cleanEnv, freePorts, startDaemon, type Daemon } from '../../src/testing/daemon.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-function netsvcSip(
-  port: number,
-  work: string,
-  extra: Record<string, string>,
-  tt: { teardown(fn: () => unknown): void },
-): Promise<Daemon> {
-  return startDaemon({
-    name: 'netsvc-sip',
-    command: process.execPath,
-    args: ['dist/src/main.js', 'sip', '--config', 'config/dev'],
-    cwd: root,
-    env: cleanEnv({
-      NETSVC_DATA_DIR: join(work, 'data'),
-      NETSVC_ADMIN__PORT: '0',
-      NETSVC_LOG__FORMAT: 'json',
-      NETSVC_SIP__LISTEN__0__PORT: String(port),
-      NETSVC_SIP__QUALIFY__ENABLED: 'false',
-      ...extra,
-    }),
-    ready: { log: /"msg":"ready"/ },
-    teardown: tt,
-  });
-}
+import { startSipServer } from './sip-call-helpers.js';
 
 /** Start baresip for one extension; resolves with its output once it says 200 or fails. */
 async function baresip(
@@ -77,7 +51,7 @@ t.test('baresip registers with the default single challenge', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'nsbaresip-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const [port, p1, p2] = await freePorts(3);
-  const sip = await netsvcSip(port!, work, {}, t);
+  const sip = await startSipServer(port!, work, t);
   for (const [user, local] of [
     ['2001', p1!],
     ['2002', p2!],
@@ -98,7 +72,7 @@ t.test('with auth.challenges: all (two WWW-Authenticate), baresip 1.0 fails', as
   const work = mkdtempSync(join(tmpdir(), 'nsbaresip-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const [port, p1] = await freePorts(2);
-  const sip = await netsvcSip(port!, work, { NETSVC_SIP__AUTH__CHALLENGES: 'all' }, t);
+  const sip = await startSipServer(port!, work, t, { NETSVC_SIP__AUTH__CHALLENGES: 'all' });
   const phone = await baresip(work, '2001', port!, p1!, t);
   t.match(phone.output(), /Register: Function not implemented/, 'the failure the default avoids');
   await phone.stop();
