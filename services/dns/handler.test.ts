@@ -422,3 +422,14 @@ t.test('every truncated prefix and random bytes never throw', async (t) => {
     { numRuns: 3000 },
   );
 });
+
+t.test('a CHAOS query outside the built-ins is REFUSED, counted as such, not cached', async (t) => {
+  const out = ask('unknown.bind', 'TXT', { qclass: CLASS.CH });
+  if (out.kind !== 'reply') throw new Error(`expected a reply, got ${out.kind}`);
+  t.equal(view(out.bytes).rcode, 'REFUSED');
+  t.equal(out.rcode, 5, 'the outcome carries REFUSED (it was 0, counted NOERROR)');
+  t.equal(out.cacheable, false, 'and it is not cached');
+  const ok = ask('version.bind', 'TXT', { qclass: CLASS.CH });
+  t.equal(ok.kind === 'reply' && ok.rcode, 0);
+  t.equal(ok.kind === 'reply' && ok.cacheable, true, 'built-in answers stay cacheable');
+});

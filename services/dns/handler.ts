@@ -171,10 +171,18 @@ function render(
   };
 }
 
-function chaos(q: Message, question: Question, policy: DnsPolicy, limit: number): Uint8Array {
+/** A CHAOS-class answer with its real rcode (counted and cached by it). */
+function chaos(
+  q: Message,
+  question: Question,
+  policy: DnsPolicy,
+  limit: number,
+): { bytes: Uint8Array; rcode: number } {
   const zone = CHAOS_ZONES.find((z) => nameEquals(z.name, question.qname));
-  if (!zone)
-    return render(q, question, undefined, RCODE.REFUSED, false, false, limit, policy.udpSize).bytes;
+  if (!zone) {
+    const r = render(q, question, undefined, RCODE.REFUSED, false, false, limit, policy.udpSize);
+    return { bytes: r.bytes, rcode: RCODE.REFUSED };
+  }
   const text =
     zone.value === 'version' ? policy.version : zone.value === 'hostname' ? policy.hostname : null;
   const built: Built = {
@@ -196,7 +204,8 @@ function chaos(q: Message, question: Question, policy: DnsPolicy, limit: number)
       rr: { owner: zone.name, type: TYPE.TXT, class: CLASS.CH, ttl: 0, rdata },
     });
   }
-  return render(q, question, built, RCODE.NOERROR, true, false, limit, policy.udpSize).bytes;
+  const r = render(q, question, built, RCODE.NOERROR, true, false, limit, policy.udpSize);
+  return { bytes: r.bytes, rcode: RCODE.NOERROR };
 }
 
 /** Target names that get A/AAAA in the additional section (RFC 1035 §3.3.9, §3.3.11; RFC 2782). */
@@ -473,12 +482,14 @@ export function handleQuery(
   }
   if (qtype === TYPE.OPT) return reply(RCODE.FORMERR, undefined, false);
   if (question.qclass === CLASS.CH) {
+    const c = chaos(q, question, policy, limit);
+    // Counted by its real rcode; a REFUSED is not cached (as the handler's other refusals).
     return {
       kind: 'reply',
-      bytes: chaos(q, question, policy, limit),
+      bytes: c.bytes,
       qtype,
-      rcode: 0,
-      cacheable: true,
+      rcode: c.rcode,
+      cacheable: c.rcode === RCODE.NOERROR,
       truncated: false,
     };
   }
