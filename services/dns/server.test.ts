@@ -180,3 +180,39 @@ t.test('forwarding: silent upstream gives SERVFAIL', async (t) => {
   });
   t.equal(view(await udpAsk(port, query('example.net', 'A', { rd: true }))).rcode, 'SERVFAIL');
 });
+
+t.test('a forward that fails answers SERVFAIL and frees its TCP pipelining slot', async (t) => {
+  const { server, port } = await setup(t, {
+    forward: { networks: ['127.0.0.0/8'], upstreams: ['127.0.0.1:9'] },
+    tcp: { idleTimeoutMs: 2000, maxPipelined: 1 },
+  });
+  // The forwarder throws (a bug path): before the fix the slot was never given back, so a
+  // connection paused at maxPipelined never read its next query.
+  (server as unknown as { forwarder: { resolve: () => Promise<Uint8Array> } }).forwarder.resolve =
+    () => Promise.reject(new Error('forwarder bug (test)'));
+  const s = connect(port, '127.0.0.1');
+  t.teardown(() => s.destroy());
+  const framer = new TcpFramer();
+  const got: Uint8Array[] = [];
+  const two = new Promise<void>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`only ${got.length} answers`)), 1500);
+    s.on('data', (c: Buffer) => {
+      for (const m of framer.push(c)) got.push(m);
+      if (got.length >= 2) {
+        clearTimeout(timer);
+        ok();
+      }
+    });
+  });
+  s.write(frame(query('a.example.org', 'A', { rd: true, id: 11 })));
+  s.write(frame(query('b.example.org', 'A', { rd: true, id: 12 })));
+  await two;
+  t.same(
+    got.map((m) => [(m[0]! << 8) | m[1]!, view(m).rcode]),
+    [
+      [11, 'SERVFAIL'],
+      [12, 'SERVFAIL'],
+    ],
+    'both answered; the second after the first freed the slot',
+  );
+});

@@ -291,14 +291,40 @@ export class DnsServer {
     if (rest?.kind === 'forward') this.forward(rest, 'udp', send, t0);
   }
 
+  /**
+   * Forward a query; `done` runs exactly once whatever happens (answered, the forwarder
+   * threw, no forwarder), so a TCP connection's in-flight count always comes back down and
+   * a paused connection resumes. A throw is a bug: logged, counted, answered SERVFAIL.
+   */
   private forward(
     out: Extract<Outcome, { kind: 'forward' }>,
     transport: 'udp' | 'tcp',
     send: (b: Uint8Array) => void,
     t0: number,
+    done: () => void = () => {},
   ): void {
-    if (!this.forwarder) return;
-    this.forwarder.resolve(out.query, transport).then(
+    const q = out.query;
+    const servfail = (): void => {
+      const b = bareReply(
+        Uint8Array.of(q.id >>> 8, q.id & 0xff, q.flags >>> 8, q.flags & 0xff),
+        RCODE.SERVFAIL,
+      );
+      b[3] = b[3]! | 0x80; // RA: we offered recursion to this client
+      send(b);
+    };
+    const forwarder = this.forwarder;
+    if (!forwarder) {
+      servfail();
+      done();
+      return;
+    }
+    let p: Promise<Uint8Array>;
+    try {
+      p = forwarder.resolve(q, transport);
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
       (bytes) => {
         send(bytes);
         this.metrics.queries.inc([
@@ -311,8 +337,9 @@ export class DnsServer {
       (e: unknown) => {
         this.log.error({ err: e }, 'forwarder bug');
         this.metrics.errors.inc(['forward']);
+        servfail();
       },
-    );
+    ).finally(done);
   }
 
   private onTcp(s: TcpSocket): void {
@@ -348,10 +375,12 @@ export class DnsServer {
               'tcp',
               (b) => {
                 if (s.writable) s.write(frame(b));
+              },
+              t0,
+              () => {
                 inFlight--;
                 if (inFlight < this.cfg.tcp.maxPipelined && s.isPaused()) s.resume();
               },
-              t0,
             );
             break;
         }
