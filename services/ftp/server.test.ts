@@ -23,7 +23,7 @@ import {
   passive,
   activeListener,
   ADMIN_TXT,
-} from './test-fixture-server.js';
+} from './testing-server.js';
 
 t.test('login, PWD, CWD, SYST, FEAT and QUIT as a transcript', async (t) => {
   const fx = await startFixture({}, t);

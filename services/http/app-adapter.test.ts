@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { buildApp } from './app-adapter.js';
-import { makeFixture, fixtureConfig, SMALL_HTML, TEXT_BODY } from './test-fixture-store.js';
+import { makeFixture, fixtureConfig, SMALL_HTML, TEXT_BODY } from './testing-store.js';
 
 const f = makeFixture();
 t.teardown(() => f.cleanup());

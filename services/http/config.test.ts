@@ -8,7 +8,7 @@ import { Kind, type TSchema } from '@sinclair/typebox';
 import { HttpConfig } from './config.js';
 import { checkSites } from './site-store.js';
 import service from './index.js';
-import { makeFixture, fixtureConfig } from './test-fixture-store.js';
+import { makeFixture, fixtureConfig } from './testing-store.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
 

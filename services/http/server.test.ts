@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import { systemClock } from '../../src/clock.js';
 import { createHttpService, type HttpService } from './index.js';
 import { overflowStatus } from './server.js';
-import { makeFixture, fixtureConfig, SMALL_HTML } from './test-fixture-store.js';
+import { makeFixture, fixtureConfig, SMALL_HTML } from './testing-store.js';
 import type { HttpConfig } from './config.js';
 
 const f = makeFixture();

@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { services } from '../../services/index.js';
 import { startDaemon, freePort } from '../../src/testing/daemon.js';
-import { startFixture } from '../../services/ftp/test-fixture-server.js';
+import { startFixture } from '../../services/ftp/testing-server.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
