@@ -138,16 +138,21 @@ if (FOUND === undefined) {
   }
   t.test('every truncated prefix of every message decodes without throwing', async (t) => {
     let n = 0;
+    const internal: string[] = [];
     const { core } = testCore({ qualifyIntervalMs: 1e12 });
     for (const f of readdirSync(CORPUS).filter((x) => x.endsWith('.dat'))) {
       const bytes = readFileSync(join(CORPUS, f));
       for (let i = 0; i <= bytes.length; i++) {
         const d = decode(bytes.subarray(0, i));
-        if (!d.ok && d.reason.startsWith('internal')) t.fail(`${f}[0..${i}]: ${d.reason}`);
+        if (!d.ok && d.reason.startsWith('internal')) internal.push(`${f}[0..${i}]: ${d.reason}`);
         core.handle({ data: bytes.subarray(0, i), source: PHONE }, T0 + i);
         n++;
       }
     }
-    t.pass(`${n} prefixes`);
+    t.same(
+      internal,
+      [],
+      `${n} prefixes decode or are refused with a reason, none crashes the core`,
+    );
   });
 }
