@@ -22,7 +22,7 @@ import {
   isPasswordHash,
   verifyPassword,
   verifyPasswordSync,
-} from './password.js';
+} from '../../src/password-hash.js';
 import type { Account, Permission } from './session.js';
 
 export interface AccountRecord extends Account {

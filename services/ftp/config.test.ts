@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { readYamlFile, finishConfig } from '../../src/config.js';
 import { FtpConfig, checkFtpConfig } from './config.js';
-import { hashPassword, verifyPassword, parseHash } from './password.js';
+import { hashPassword, verifyPassword, parseHash } from '../../src/password-hash.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -10,7 +10,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { isPasswordHash, verifyPasswordSync } from './password.js';
+import { isPasswordHash, verifyPasswordSync } from '../../src/password-hash.js';
 
 /** The passwords shipped in config/dev/ftp.yaml; every other profile refuses them. */
 export const DEV_PASSWORDS: readonly string[] = ['dev-admin', 'dev-user1'];

@@ -9,7 +9,7 @@
  * a failed one is not, so guessing still pays it. Token comparison is constant-time.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { verifyPassword } from '../ftp/password.js';
+import { verifyPassword } from '../../src/password-hash.js';
 
 export interface AccessPolicy {
   readonly basic: readonly { readonly user: string; readonly passwordHash: string }[];

@@ -10,7 +10,7 @@
  * the token lives in a file (a Docker secret), never in the repository.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { isPasswordHash } from '../ftp/password.js';
+import { isPasswordHash } from '../../src/password-hash.js';
 
 const Target = Type.Object(
   {

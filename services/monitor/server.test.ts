@@ -15,7 +15,7 @@ import { Counter, Registry } from 'prom-client';
 import { startAdmin } from '../../src/admin.js';
 import { createRegistry } from '../../src/metrics.js';
 import { systemClock } from '../../src/clock.js';
-import { hashPasswordSync } from '../ftp/password.js';
+import { hashPasswordSync } from '../../src/password-hash.js';
 import { MonitorConfig } from './config.js';
 import { createMonitorMetrics } from './metrics.js';
 import { MonitorServer } from './server.js';

@@ -7,7 +7,7 @@ import t from 'tap';
 import { Counter } from 'prom-client';
 import { startAdmin } from '../admin.js';
 import { createRegistry } from '../metrics.js';
-import { verifyPassword } from '../../services/ftp/password.js';
+import { verifyPassword } from '../password-hash.js';
 import { runOperatorCommand } from './operator.js';
 import { formatTable } from './table.js';
 

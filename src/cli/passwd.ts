@@ -4,7 +4,7 @@
  * On a terminal the password is asked twice without echo; otherwise (or with --stdin) the
  * first line of standard input is read, so scripts can pipe it in.
  */
-import { hashPassword } from '../../services/ftp/password.js';
+import { hashPassword } from '../password-hash.js';
 
 function readHidden(prompt: string): Promise<string> {
   return new Promise((ok, fail) => {

@@ -4,7 +4,7 @@
  * 16 MiB and 30-50 ms per check on a Pi 4, which also slows guessing). The hash is 32 bytes,
  * the salt 16 random bytes.
  *
- * `hashPassword()` is what the future `netsvc passwd` command prints. `verifyPassword()`
+ * Shared by FTP accounts, the monitor login and `netsvc passwd` (which prints `hashPassword()`). `verifyPassword()`
  * compares in constant time and treats a malformed hash as a mismatch (never throws on
  * bad input). Not covered: other schemes (crypt(3) "$6$…" from /etc/shadow), PAM.
  */
