@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createRegistry } from '../../src/metrics.js';
 import { RelayAdapter, type RelaySettings } from './relay-adapter.js';
 import { createRtpMetrics } from './rtp-metrics.js';
-import { decodeRtpHeader, encodeRtp } from './rtp.js';
+import { decodeRtpHeader, encodeRtcpReport, encodeRtp } from './rtp.js';
 import type { RelayReport, RemoteMedia } from './relay-session.js';
 import { packetizeUlaw } from './media-player.js';
 
@@ -166,4 +166,41 @@ t.test('a busy port pair is skipped', async (t) => {
   );
   await t.rejects(relay.open({ id: 'z', mode: 'echo' }), { code: 'ERR_SIP_RELAY_BIND' });
   h.close();
+});
+
+t.test('RTCP from behind a NAT latches with its RTP after the window (issue 17)', async (t) => {
+  const registry = createRegistry({ defaults: false });
+  const metrics = createRtpMetrics(registry);
+  const relay = new RelayAdapter({ settings: { ...SETTINGS, latchWindow: 100 }, metrics });
+  const [a, aRtcp, b, bRtcp] = await Promise.all([phone(), phone(), phone(), phone()]);
+  t.teardown(() => [a, aRtcp, b, bRtcp].forEach((p) => p.sock.close()));
+  const rtcpAt = (p: Phone): number[] => {
+    const got: number[] = [];
+    p.sock.on('message', (m) => {
+      if (m.length >= 8 && (m[1] === 200 || m[1] === 201)) got.push(m.readUInt32BE(4));
+    });
+    return got;
+  };
+  const aHeard = rtcpAt(aRtcp);
+  const bHeard = rtcpAt(bRtcp);
+
+  const h = await relay.open({ id: 'nat-call' });
+  const la = h.local('a')!;
+  const lb = h.local('b')!;
+  // a's SDP names a private address where nothing listens (the NAT case): only its packets,
+  // from 127.0.0.1, tell the relay where it is.
+  h.setRemote('a', { ...sdpOf(a), address: '127.0.0.99', rtpPort: 4000, rtcpPort: 4001 });
+  h.setRemote('b', { ...sdpOf(b), rtcpPort: bRtcp.port });
+  a.sock.send(pkt(1, 0xa), la.rtp, '127.0.0.1');
+  await until(() => metrics.packets.value(['in']) === 1);
+  await sleep(200); // past the 100 ms latch window
+  aRtcp.sock.send(encodeRtcpReport({ ssrc: 0xa1 }), la.rtcp, '127.0.0.1');
+  await until(() => bHeard.length > 0);
+  t.same(bHeard, [0xa1], "b hears a's RTCP, sent after the window from the NAT's other port");
+  bRtcp.sock.send(encodeRtcpReport({ ssrc: 0xb1 }), lb.rtcp, '127.0.0.1');
+  await until(() => aHeard.length > 0);
+  t.same(aHeard, [0xb1], "a's RTCP port hears b's RTCP");
+  const r = h.close('bye');
+  t.same(r.legs.a.latchedBy, { rtp: 'nat', rtcp: 'rtp' });
+  t.equal(metrics.dropped.value(['stranger']), 0);
 });

@@ -298,3 +298,53 @@ t.test('per-direction QoS in the report', async (t) => {
   t.equal(r.legs.a.sent.packets, 100);
   t.match(r, { id: 'c1', mode: 'relay', reason: 'bye', durationMs: 5000 });
 });
+
+t.test('RTCP behind NAT latches with RTP after the latch window (issue 17)', async (t) => {
+  const s = call(); // window until 4000
+  // The phone's RTP comes from its NAT's public address and latches in the window.
+  t.equal(dest(send(s, 'a', '203.0.113.5', 61000, 1500)), 'b/rtp → 10.0.0.2:5000');
+  // Until its RTCP latches, RTCP for it goes to the NAT address, RTP port + 1, not to the
+  // private 10.0.0.1:4001 of its SDP.
+  t.equal(dest(send(s, 'b', '10.0.0.2', 5001, 2000, RTCP, 'rtcp')), 'a/rtcp → 203.0.113.5:61001');
+  // Its first RTCP report arrives after the window (RFC 3550 §6.2: 5 s spacing), from a port
+  // the NAT chose: it latches because the IP owns the leg's RTP.
+  t.equal(dest(send(s, 'a', '203.0.113.5', 47123, 6500, RTCP, 'rtcp')), 'b/rtcp → 10.0.0.2:5001');
+  t.same(s.latchState('a', 'rtcp'), {
+    latched: { address: '203.0.113.5', port: 47123 },
+    by: 'rtp',
+  });
+  t.equal(
+    dest(send(s, 'b', '10.0.0.2', 5001, 6600, RTCP, 'rtcp')),
+    'a/rtcp → 203.0.113.5:47123',
+    'the latched RTCP source is where RTCP goes next',
+  );
+  t.same(s.report(7000).legs.a.latchedBy, { rtp: 'nat', rtcp: 'rtp' });
+});
+
+t.test('RTCP latching reopens no bleed', async (t) => {
+  const s = call();
+  send(s, 'a', '203.0.113.5', 61000, 1500);
+  // Another IP, inside or after the window, never takes a leg's RTCP once RTP is latched.
+  t.equal(dest(send(s, 'a', '198.51.100.9', 61001, 2000, RTCP, 'rtcp')), 'drop stranger');
+  t.equal(dest(send(s, 'a', '198.51.100.9', 61001, 9000, RTCP, 'rtcp')), 'drop stranger');
+  // Nor after RTCP has latched: that is a hijack attempt.
+  send(s, 'a', '203.0.113.5', 61001, 9100, RTCP, 'rtcp');
+  t.equal(dest(send(s, 'a', '198.51.100.9', 61001, 9200, RTCP, 'rtcp')), 'drop wrong_source');
+  // A leg whose RTP never latched takes no RTCP after the window.
+  t.equal(dest(send(s, 'b', '6.6.6.6', 5001, 9300, RTCP, 'rtcp')), 'drop stranger');
+  // RTCP that does not decode is refused even from the right IP.
+  t.equal(
+    dest(send(s, 'a', '203.0.113.5', 61001, 9400, new Uint8Array(3), 'rtcp')),
+    'drop malformed',
+  );
+  t.same(s.report(10_000).dropped, { stranger: 3, wrong_source: 1, malformed: 1 });
+});
+
+t.test('rtcp-mux on one leg only: RTCP goes to the other leg’s RTCP port', async (t) => {
+  const s = new RelaySession({ id: 'm1' }, 0);
+  // a offered a=rtcp-mux; b's answer did not carry it (RFC 5761 §5.1.1: no muxing).
+  s.setRemote('a', { ...A_SDP, rtcpMux: true, rtcpPort: 4000 }, 0);
+  s.setRemote('b', B_SDP, 0);
+  t.equal(dest(send(s, 'a', '10.0.0.1', 4000, 10, RTCP)), 'b/rtcp → 10.0.0.2:5001');
+  t.equal(dest(send(s, 'a', '10.0.0.1', 4000, 20)), 'b/rtp → 10.0.0.2:5000', 'RTP unchanged');
+});

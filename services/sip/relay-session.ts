@@ -18,7 +18,15 @@
  *      from the IP already latched for RTP, when there is one;
  *   3. within that window a packet from the signalled address still takes over a NAT latch
  *      (a stranger who raced the real phone loses as soon as the phone shows up);
- *   4. every other source is dropped and counted by reason: `stranger` (nothing latched,
+ *   4. RTCP follows RTP, whenever it comes: once a leg's RTP is latched, the first sane RTCP
+ *      packet from that same IP latches the leg's RTCP, from whatever port (a NAT maps the
+ *      phone's RTCP port independently of its RTP port). RFC 3550 §6.2 spaces RTCP at least
+ *      5 s apart (the first report after a random fraction of that), so it routinely arrives
+ *      after the latch window; rtpengine likewise derives the RTCP endpoint from the learned
+ *      RTP one. This reopens no bleed: the source must be the IP that already owns the
+ *      leg's RTP, and until RTCP has latched, RTCP for a NAT-latched leg goes to its RTP
+ *      address, port + 1 (RFC 3550 §11), not to the private address its SDP gave;
+ *   5. every other source is dropped and counted by reason: `stranger` (nothing latched,
  *      not allowed to latch), `wrong_source` (a latch exists: hijack attempt), `malformed`,
  *      `payload_type`.
  * A new SDP from a leg (re-INVITE) whose address differs clears that leg's latches and
@@ -40,8 +48,10 @@
  *
  * Sans-I/O: `handleDatagram(…, now)` returns what to do with one datagram;
  * `handleTimeout(now)` returns player packets and the timeout event; `nextTimeout()`
- * tells the adapter when to call it. Leaves out: SRTP, transcoding, RTCP generation,
- * per-stream (rather than per-call) timeouts, rtcp-mux with only one side muxing.
+ * tells the adapter when to call it. rtcp-mux (RFC 5761) holds for a leg only when both SDPs
+ * carry it (the relay passes a=rtcp-mux through, so the answer decides for both legs); RTCP
+ * is sent to a muxing leg's RTP port and to a non-muxing leg's RTCP port, whichever socket it
+ * came in on. Leaves out: SRTP, transcoding, RTCP generation, per-stream timeouts.
  */
 import { decodeRtcp, decodeRtpHeader, looksLikeRtcp } from './rtp.js';
 import { RtpStreamStats, type RtpStreamReport } from './rtp-qos.js';
@@ -128,7 +138,8 @@ export type RelayEvent =
   | { readonly kind: 'player_done' }
   | { readonly kind: 'timeout'; readonly reason: 'media_timeout' | 'hold_timeout' };
 
-export type LatchState = 'none' | 'signalled' | 'nat';
+/** How an endpoint latched: its SDP's address, a NAT source in the window, or (RTCP) its RTP's IP. */
+export type LatchState = 'none' | 'signalled' | 'nat' | 'rtp';
 
 export interface LegReport {
   readonly signalled: { readonly rtp: string | undefined; readonly rtcp: string | undefined };
@@ -388,10 +399,12 @@ export class RelaySession {
       } else if (fromSignalled) {
         ep.latched = ep.signalled;
         ep.latchedBy = 'signalled';
+      } else if (component === 'rtcp' && l.rtp.latched?.address === fromAddress) {
+        // Rule 4: RTCP follows the leg's latched RTP, inside the window or after it.
+        ep.latched = { address: fromAddress, port: fromPort };
+        ep.latchedBy = 'rtp';
       } else if (this.latching === 'nat-window' && inWindow) {
-        const rtpIp = l.rtp.latched?.address;
-        if (component === 'rtcp' && rtpIp !== undefined && rtpIp !== fromAddress)
-          return this.drop('stranger');
+        if (component === 'rtcp' && l.rtp.latched !== undefined) return this.drop('stranger');
         ep.latched = { address: fromAddress, port: fromPort };
         ep.latchedBy = 'nat';
       } else {
@@ -415,13 +428,33 @@ export class RelaySession {
       case 'relay': {
         const dst = this.legs[other(leg)];
         if (!rtcp && this.onHold(dst)) return this.drop('hold');
-        const to = dst[component].latched ?? dst[component].signalled;
+        const out: Component = rtcp && !this.muxed() ? 'rtcp' : 'rtp';
+        const to =
+          out === 'rtcp' ? this.rtcpDestination(dst) : (dst.rtp.latched ?? dst.rtp.signalled);
         if (to === undefined) return this.drop('no_destination');
         dst.sentPackets++;
         dst.sentBytes += data.length;
-        return { kind: 'send', leg: other(leg), component, to, data };
+        return { kind: 'send', leg: other(leg), component: out, to, data };
       }
     }
+  }
+
+  /** RFC 5761 §5.1.1: muxing holds only when the offer and the answer both carry a=rtcp-mux. */
+  private muxed(): boolean {
+    return this.legs.a.remote?.rtcpMux === true && this.legs.b.remote?.rtcpMux === true;
+  }
+
+  /**
+   * Where RTCP for a leg goes: its latched RTCP source; else, when its RTP latched from
+   * behind a NAT, that address with port + 1 (RFC 3550 §11: the private address in its SDP is
+   * unreachable); else what its SDP signalled.
+   */
+  private rtcpDestination(l: Leg): Address | undefined {
+    if (l.rtcp.latched) return l.rtcp.latched;
+    const rtp = l.rtp.latched;
+    if (rtp && l.rtp.latchedBy === 'nat' && rtp.port < 65535)
+      return { address: rtp.address, port: rtp.port + 1 };
+    return l.rtcp.signalled;
   }
 
   private deadline(): number | undefined {
