@@ -348,3 +348,20 @@ t.test('rtcp-mux on one leg only: RTCP goes to the other leg’s RTCP port', asy
   t.equal(dest(send(s, 'a', '10.0.0.1', 4000, 10, RTCP)), 'b/rtcp → 10.0.0.2:5001');
   t.equal(dest(send(s, 'a', '10.0.0.1', 4000, 20)), 'b/rtp → 10.0.0.2:5000', 'RTP unchanged');
 });
+
+t.test('a lone RTCP APP packet (baresip pinhole opener) is forwarded, not malformed', async (t) => {
+  const s = call();
+  const app = Uint8Array.from([
+    0x80,
+    0xcc,
+    0,
+    3,
+    0xa2,
+    0x55,
+    0x6a,
+    0x62,
+    ...Buffer.from('PINGPONG'),
+  ]);
+  t.equal(dest(send(s, 'a', '10.0.0.1', 4001, 1100, app, 'rtcp')), 'b/rtcp → 10.0.0.2:5001');
+  t.same(s.report(1200).dropped, {});
+});

@@ -372,7 +372,8 @@ export class RelaySession {
     let ssrc = 0;
     let pt = -1;
     if (rtcp) {
-      if (!decodeRtcp(data).ok) return this.drop('malformed');
+      // Forwarded, not interpreted: RFC 5506 reduced-size packets (any RTCP type first) pass.
+      if (!decodeRtcp(data, { reducedSize: true }).ok) return this.drop('malformed');
     } else {
       const h = decodeRtpHeader(data);
       if (!h.ok) return this.drop('malformed');

@@ -184,6 +184,17 @@ t.test('RTCP golden bytes', async (t) => {
   t.notOk(looksLikeRtcp(hex(PCMU_HEAD)));
 });
 
+t.test('reduced-size RTCP (RFC 5506): any RTCP type may come first when asked', async (t) => {
+  // baresip 1.0's NAT pinhole opener: a lone APP packet, name "PING", data "PONG".
+  const app = hex('80 cc 0003 a2556a62 50494e47 504f4e47');
+  t.equal(decodeRtcp(app).ok ? 'ok' : 'refused', 'refused', 'A.2 strict by default');
+  const d = decodeRtcp(app, { reducedSize: true });
+  t.same(d.ok && d.packets.map((p) => [p.packetType, p.byteLength]), [[204, 16]]);
+  // Still refused in reduced-size mode: a type outside 192-223 (an RTP packet), bad lengths.
+  t.equal(decodeRtcp(hex('80 60 0001 11111111'), { reducedSize: true }).ok, false);
+  t.equal(decodeRtcp(hex('80 cc 0009 11111111'), { reducedSize: true }).ok, false);
+});
+
 t.test('RTCP errors (RFC 3550 A.2 checks)', async (t) => {
   const cases: [string, string][] = [
     ['81 c9 0007', 'ERR_RTCP_TRUNCATED'],

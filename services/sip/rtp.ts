@@ -230,14 +230,23 @@ function reportBlocks(
   return blocks;
 }
 
+const isReport = (pt: number): boolean => pt === RTCP_SR || pt === RTCP_RR;
+/** RFC 5761 §4: RTCP packet types 192-223, the range that cannot be an RTP payload type. */
+const isRtcpType = (pt: number): boolean => pt >= 192 && pt <= 223;
+
 /**
  * Decode a compound RTCP packet with the validity checks of RFC 3550 appendix A.2: version
  * 2 everywhere, the first packet an SR or RR ("the payload type field of the first RTCP
  * packet in a compound packet must be equal to SR or RR"), padding only on the last packet,
  * and the lengths adding up to the datagram length. SR/RR bodies are decoded; other types
- * keep only their common header.
+ * keep only their common header. `reducedSize` lifts the first-packet rule to any RTCP
+ * type (RFC 5506 §3.1 non-compound packets; baresip opens NAT pinholes with a lone APP
+ * "PINGPONG" packet): what a relay that forwards RTCP, rather than reading it, accepts.
  */
-export function decodeRtcp(data: Uint8Array): RtcpDecodeResult {
+export function decodeRtcp(
+  data: Uint8Array,
+  opts: { readonly reducedSize?: boolean } = {},
+): RtcpDecodeResult {
   const len = data.length;
   if (len < 8) return fail('ERR_RTCP_TRUNCATED', `RTCP packet of ${len} bytes`);
   if (len > MAX_MEDIA_DATAGRAM) return fail('ERR_RTCP_LENGTH', `RTCP packet of ${len} bytes`);
@@ -254,7 +263,7 @@ export function decodeRtcp(data: Uint8Array): RtcpDecodeResult {
     const byteLength = 4 * (u16(data, o + 2) + 1);
     const end = o + byteLength;
     if (end > len) return fail('ERR_RTCP_LENGTH', `packet of ${byteLength} bytes at ${o} overruns`);
-    if (o === 0 && packetType !== RTCP_SR && packetType !== RTCP_RR) {
+    if (o === 0 && !(opts.reducedSize ? isRtcpType(packetType) : isReport(packetType))) {
       return fail('ERR_RTCP_FIRST_TYPE', `compound starts with packet type ${packetType}`);
     }
     if (padding && end !== len) return fail('ERR_RTCP_PADDING', 'padding before the last packet');
