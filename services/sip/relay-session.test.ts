@@ -365,3 +365,13 @@ t.test('a lone RTCP APP packet (baresip pinhole opener) is forwarded, not malfor
   t.equal(dest(send(s, 'a', '10.0.0.1', 4001, 1100, app, 'rtcp')), 'b/rtcp → 10.0.0.2:5001');
   t.same(s.report(1200).dropped, {});
 });
+
+t.test('STUN keepalives (linphone) are counted as stun, never latch', async (t) => {
+  const s = call();
+  // RFC 5389 binding request: type 0x0001, length 8, magic cookie, transaction id, 8 bytes.
+  const stun = Uint8Array.from([0, 1, 0, 8, 0x21, 0x12, 0xa4, 0x42, ...new Array(20).fill(7)]);
+  t.equal(dest(send(s, 'b', '203.0.113.9', 40000, 1100, stun)), 'drop stun');
+  t.equal(dest(send(s, 'b', '203.0.113.9', 40001, 1100, stun, 'rtcp')), 'drop stun');
+  t.same(s.latchState('b', 'rtp').by, 'none');
+  t.same(s.report(1200).dropped, { stun: 2 });
+});

@@ -28,7 +28,7 @@
  *      address, port + 1 (RFC 3550 §11), not to the private address its SDP gave;
  *   5. every other source is dropped and counted by reason: `stranger` (nothing latched,
  *      not allowed to latch), `wrong_source` (a latch exists: hijack attempt), `malformed`,
- *      `payload_type`.
+ *      `payload_type`; STUN keepalives (RFC 7983 demux) are dropped first, as `stun`.
  * A new SDP from a leg (re-INVITE) whose address differs clears that leg's latches and
  * opens a new window.
  *
@@ -53,7 +53,7 @@
  * is sent to a muxing leg's RTP port and to a non-muxing leg's RTCP port, whichever socket it
  * came in on. Leaves out: SRTP, transcoding, RTCP generation, per-stream timeouts.
  */
-import { decodeRtcp, decodeRtpHeader, looksLikeRtcp } from './rtp.js';
+import { decodeRtcp, decodeRtpHeader, looksLikeRtcp, looksLikeStun } from './rtp.js';
 import { RtpStreamStats, type RtpStreamReport } from './rtp-qos.js';
 import type { SdpDirection } from './sdp.js';
 
@@ -64,6 +64,7 @@ export type LatchPolicy = 'signalled-only' | 'nat-window';
 
 export const DROP_REASONS = [
   'malformed',
+  'stun',
   'payload_type',
   'stranger',
   'wrong_source',
@@ -186,6 +187,7 @@ const other = (leg: LegId): LegId => (leg === 'a' ? 'b' : 'a');
 
 const DROP: { [R in DropReason]: { kind: 'drop'; reason: R } } = {
   malformed: { kind: 'drop', reason: 'malformed' },
+  stun: { kind: 'drop', reason: 'stun' },
   payload_type: { kind: 'drop', reason: 'payload_type' },
   stranger: { kind: 'drop', reason: 'stranger' },
   wrong_source: { kind: 'drop', reason: 'wrong_source' },
@@ -364,6 +366,9 @@ export class RelaySession {
     const l = this.legs[leg];
     if (leg === 'b' && this.modeValue !== 'relay') return this.drop('stranger');
     const ep = l[component];
+    // A STUN keepalive is neither media nor an attack: counted apart, never latched, not
+    // answered (ICE is stripped, so there are no credentials to answer with).
+    if (looksLikeStun(data)) return this.drop('stun');
 
     // Parse: RTP on the RTP socket, unless RFC 5761 demux says RTCP and the leg muxes.
     const rtcp = component === 'rtcp' || (l.remote?.rtcpMux === true && looksLikeRtcp(data));

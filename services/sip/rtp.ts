@@ -85,6 +85,22 @@ export function looksLikeRtcp(data: Uint8Array): boolean {
   return data.length >= 8 && b1 !== undefined && b1 >= 192 && b1 <= 223;
 }
 
+/**
+ * RFC 7983 §7 demultiplexing on the first byte: 0-3 is STUN (RFC 5389 §6, which also fixes
+ * the magic cookie 0x2112A442 at bytes 4-7). Phones send STUN binding requests to the media
+ * port as keepalives (linphone 5.1 does, about twice a second) even when ICE is stripped.
+ */
+export function looksLikeStun(data: Uint8Array): boolean {
+  return (
+    data.length >= 20 &&
+    data[0]! <= 3 &&
+    data[4] === 0x21 &&
+    data[5] === 0x12 &&
+    data[6] === 0xa4 &&
+    data[7] === 0x42
+  );
+}
+
 /** Decode the RTP fixed header, CSRC list, extension header and padding (§5.1, §5.3.1). */
 export function decodeRtpHeader(data: Uint8Array): RtpDecodeResult {
   const len = data.length;

@@ -50,6 +50,8 @@ export interface DaemonOptions {
   readonly keepOutputBytes?: number;
   /** Called for every output line (e.g. to echo with a prefix). */
   readonly onLine?: (line: string) => void;
+  /** Give the child a stdin pipe (`child.stdin`) for interactive programs such as linphonec. */
+  readonly stdin?: boolean;
   /** Registers cleanup with a test (tap's `t`); registered before readiness is awaited. */
   readonly teardown?: { teardown(fn: () => unknown): void };
 }
@@ -233,7 +235,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const child = spawn(opts.command, [...(opts.args ?? [])], {
     cwd: opts.cwd,
     env: opts.env ?? cleanEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     detached: true, // own process group: kill(-pid) reaches the whole tree
   });
   let out = '';
