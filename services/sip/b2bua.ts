@@ -333,7 +333,7 @@ export class B2bua {
     out: B2buaOutput[],
   ): ResponseSpec | undefined {
     if (req.maxForwards === 0) return { status: 483 }; // §16.3 step 2 for what we forward
-    const auth = this.host.registrar.authenticateRequest(req, now);
+    const auth = this.host.registrar.authenticateRequest(req, now, source);
     if (!auth.ok) {
       if (auth.failure)
         out.push({ type: 'event', event: { type: 'auth-failure', ...auth.failure } });

@@ -19,6 +19,68 @@ const Fallback = Type.Union([Type.Literal('greeting'), Type.Literal('hangup')], 
     'What an unanswered call does after its ring timeout: greeting = answer, play media.greeting, hang up (the reference dialplan); hangup = 480 to the caller',
 });
 
+/** Password-guessing throttle (auth-guard.ts); option names after fail2ban's jail.conf. */
+const AuthGuardConfig = Type.Object(
+  {
+    enabled: Type.Boolean({
+      default: true,
+      description: 'Delay and ban wrong-password guessing (answered 403 without checking)',
+    }),
+    maxFailures: Type.Integer({
+      default: 5,
+      minimum: 1,
+      description:
+        'Wrong passwords for one extension from one source address within findTimeS that ban the pair (fail2ban maxretry)',
+    }),
+    sourceMaxFailures: Type.Integer({
+      default: 20,
+      minimum: 1,
+      description:
+        'Wrong passwords from one source address, any extension, within findTimeS that ban the address (the fail2ban asterisk jail keys on it)',
+    }),
+    extensionMaxFailures: Type.Integer({
+      default: 100,
+      minimum: 1,
+      description:
+        'Wrong passwords for one extension from any source within findTimeS that ban it for every source that has not authenticated it within trustTimeS (guessing spread over many addresses)',
+    }),
+    findTimeS: Type.Integer({
+      default: 600,
+      minimum: 1,
+      description: 'Window in which failures are counted, s (fail2ban findtime)',
+    }),
+    banTimeS: Type.Integer({
+      default: 600,
+      minimum: 1,
+      description: 'How long a ban lasts, s (fail2ban bantime)',
+    }),
+    delayMs: Type.Integer({
+      default: 0,
+      minimum: 0,
+      description:
+        'After a wrong password the pair is refused this long (even with the right one), doubled after each further one, ms (OpenSSH/vsftpd delay_failed_login); 0: ban only, as fail2ban',
+    }),
+    maxDelayMs: Type.Integer({
+      default: 30000,
+      minimum: 0,
+      description: 'Longest delay between two checked guesses of a pair, ms',
+    }),
+    trustTimeS: Type.Integer({
+      default: 7200,
+      minimum: 0,
+      description:
+        'A source that authenticated an extension is exempt from its extension-wide ban this long, s (longer than registrar.maxExpires, so a registered phone always is)',
+    }),
+    maxKeys: Type.Integer({
+      default: 10000,
+      minimum: 100,
+      description:
+        'Keys tracked per table (pair, source, extension), so a flood of sources cannot grow memory',
+    }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
 const Dialplan = Type.Object(
   {
     ringTimeoutS: Type.Integer({
@@ -195,6 +257,7 @@ export const SipConfig = Type.Object(
           description:
             'Nonces tracked for replay detection (Kamailio nc_array_size plays this part)',
         }),
+        guard: AuthGuardConfig,
       },
       { default: {}, additionalProperties: false },
     ),
@@ -235,7 +298,14 @@ export const SipConfig = Type.Object(
     maxTransactions: Type.Integer({
       default: 200000,
       minimum: 100,
-      description: 'Live server transactions before new requests get 503',
+      description:
+        'Live server transactions before new requests get 503 Retry-After (a backstop; maxTransactionBytes bites first)',
+    }),
+    maxTransactionBytes: Type.Integer({
+      default: 67108864,
+      minimum: 65536,
+      description:
+        'Estimated bytes all transactions may hold (about 1 KiB each plus the messages kept for retransmission) before new requests get 503 Retry-After (RFC 3261 §21.5.4); 64 MiB = Kamailio default shm pool',
     }),
     tcp: Type.Object(
       {

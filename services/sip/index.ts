@@ -29,8 +29,10 @@ export default defineService({
       registrations: () => server.core.registrar.activeCount,
       reachable: () => server.core.qualify.reachableCount,
       transactions: () => server.core.layer.serverCount + server.core.layer.clientCount,
+      transactionBytes: () => server.core.layer.retainedBytes,
       tcpConnections: () => server.tcpConnections,
       calls: () => server.core.b2bua.activeCount,
+      authBans: () => server.core.registrar.guard?.bannedCount(ctx.clock.now()) ?? 0,
     });
     return {
       start: () => server.start(),

@@ -65,6 +65,11 @@ export class InviteClientTransaction {
     this.timerB = now + 64 * timers.t1;
   }
 
+  /** Bytes this transaction keeps beyond its fixed overhead (transaction-layer.ts budget). */
+  get retainedBytes(): number {
+    return this.key.length + this.request.length + (this.ack?.length ?? 0);
+  }
+
   start(): SendOutput[] {
     return [send(this.dest, this.request)];
   }

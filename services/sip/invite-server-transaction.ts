@@ -45,6 +45,11 @@ export class InviteServerTransaction {
     private readonly timers: SipTimers,
   ) {}
 
+  /** Bytes this transaction keeps beyond its fixed overhead (transaction-layer.ts budget). */
+  get retainedBytes(): number {
+    return this.key.length + (this.last?.length ?? 0);
+  }
+
   /** A retransmitted INVITE: "the most recent provisional response ... MUST be passed". */
   receiveRequest(): SendOutput[] {
     if ((this.state === 'proceeding' || this.state === 'completed') && this.last)
@@ -61,12 +66,20 @@ export class InviteServerTransaction {
     this.timerI = now + (this.reliable ? 0 : this.timers.t4);
   }
 
-  respond(status: number, data: Uint8Array, now: number): SendOutput[] {
+  /**
+   * `once`: a 300-699 is sent without Timer G even over UDP; it is repeated only when a
+   * retransmitted INVITE arrives (receiveRequest), never on a timer. For answers given
+   * before any 1xx, where the UAC's own Timer A retransmissions recover a lost response
+   * (§17.1.1.2), so a spoofed INVITE cannot make us send 11 copies (sip-core.ts).
+   */
+  respond(status: number, data: Uint8Array, now: number, once = false): SendOutput[] {
     if (this.state !== 'proceeding') return [];
+    // After a 1xx the UAC has stopped Timer A, so only Timer G can recover a lost final.
+    const timerG = !this.reliable && !(once && this.last === undefined);
     this.last = data;
     if (status >= 300) {
       this.state = 'completed';
-      if (!this.reliable) {
+      if (timerG) {
         this.intervalG = this.timers.t1;
         this.timerG = now + this.intervalG;
       }

@@ -9,7 +9,10 @@ export interface SipMetrics {
   readonly requests: FastCounter<'method' | 'transport'>;
   readonly responses: FastCounter<'method' | 'class'>;
   readonly authFailures: FastCounter<'reason'>;
+  readonly authThrottled: FastCounter<'reason'>;
+  readonly authBans: FastCounter<'reason'>;
   readonly dropped: FastCounter<'reason'>;
+  readonly shed: FastCounter<'reason'>;
   readonly retransmissions: FastCounter<'direction'>;
   readonly errors: FastCounter<'where'>;
   readonly calls: FastCounter<'result'>;
@@ -19,8 +22,10 @@ export interface SipGauges {
   registrations(): number;
   reachable(): number;
   transactions(): number;
+  transactionBytes(): number;
   tcpConnections(): number;
   calls(): number;
+  authBans(): number;
 }
 
 export function createSipMetrics(registry: Registry): SipMetrics {
@@ -43,9 +48,27 @@ export function createSipMetrics(registry: Registry): SipMetrics {
       ['reason'],
       registry,
     ),
+    authThrottled: new FastCounter(
+      'sip_auth_throttled_total',
+      'Requests answered 403 without checking their digest while their key was delayed or banned (auth.guard), by key: extension-source, source, extension',
+      ['reason'],
+      registry,
+    ),
+    authBans: new FastCounter(
+      'sip_auth_bans_total',
+      'Bans started by auth.guard, by key: extension-source, source, extension',
+      ['reason'],
+      registry,
+    ),
     dropped: new FastCounter(
       'sip_dropped_total',
       'Messages dropped without an answer, by reason',
+      ['reason'],
+      registry,
+    ),
+    shed: new FastCounter(
+      'sip_shed_total',
+      'New requests answered 503 Retry-After because the transaction budget was full, by limit (transaction-bytes, transaction-count)',
       ['reason'],
       registry,
     ),
@@ -88,8 +111,14 @@ export function registerSipGauges(registry: Registry, g: SipGauges): void {
     g.reachable,
   );
   mk('sip_transactions', 'Live server and client transactions', g.transactions);
+  mk(
+    'sip_transaction_bytes',
+    'Estimated bytes held by live transactions (capped by maxTransactionBytes)',
+    g.transactionBytes,
+  );
   mk('sip_tcp_connections', 'Open TCP connections', g.tcpConnections);
   mk('sip_calls_active', 'Calls in progress (ringing or answered)', g.calls);
+  mk('sip_auth_bans_active', 'auth.guard keys banned now (all key kinds)', g.authBans);
 }
 
 const KNOWN = new Set([

@@ -44,6 +44,11 @@ export class NonInviteClientTransaction {
     this.timerF = now + 64 * timers.t1;
   }
 
+  /** Bytes this transaction keeps beyond its fixed overhead (transaction-layer.ts budget). */
+  get retainedBytes(): number {
+    return this.key.length + this.request.length;
+  }
+
   /** The first transmission. */
   start(): SendOutput[] {
     return [send(this.dest, this.request)];

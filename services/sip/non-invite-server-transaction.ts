@@ -33,6 +33,11 @@ export class NonInviteServerTransaction {
     private readonly timers: SipTimers,
   ) {}
 
+  /** Bytes this transaction keeps beyond its fixed overhead (transaction-layer.ts budget). */
+  get retainedBytes(): number {
+    return this.key.length + this.method.length + (this.last?.length ?? 0);
+  }
+
   /** A retransmission of the request arrived. */
   receiveRequest(): SendOutput[] {
     if (this.state === 'trying' || this.state === 'terminated' || !this.last) return [];

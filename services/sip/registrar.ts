@@ -55,6 +55,12 @@ import type { ResponseSpec } from './response.js';
 import type { Binding, BindingChanges } from './store.js';
 import type { Endpoint } from './transport.js';
 import { TimerHeap } from './timer-heap.js';
+import {
+  AuthGuard,
+  type AuthBan,
+  type AuthGuardOptions,
+  type ThrottleReason,
+} from './auth-guard.js';
 
 export interface RegistrarOptions {
   readonly realm: string;
@@ -74,7 +80,31 @@ export interface RegistrarOptions {
   readonly maxContacts: number;
   /** Extension (AOR user) → secret. */
   readonly users: ReadonlyMap<string, string>;
+  /** Password-guessing throttle (auth-guard.ts); absent: none (unit tests of the digest). */
+  readonly guard?: AuthGuardOptions;
 }
+
+/** What the guard did, drained by the core with `takeGuardEvents()` (counted and logged). */
+export type GuardEvent =
+  | {
+      readonly type: 'auth-throttled';
+      readonly user: string;
+      readonly address: string;
+      readonly reason: ThrottleReason;
+    }
+  | ({ readonly type: 'auth-ban' } & AuthBan);
+
+/**
+ * The answer while a key is blocked: 403, what Asterisk chan_sip answers a wrong password
+ * and what svcrack reads as "wrong password" (it then moves on without learning anything).
+ * Not 503: that "indicates that the server is temporarily unable to process the request due
+ * to a temporary overloading or maintenance" (RFC 3261 §21.5.4), and a proxy would fail
+ * over to another server on it; fail2ban drops silently, which a phone would retry.
+ */
+const THROTTLED: ResponseSpec = {
+  status: 403,
+  reason: 'Forbidden (too many failed authentications)',
+};
 
 export type RegistrarEvent =
   | { readonly type: 'bound'; readonly binding: Binding; readonly refresh: boolean }
@@ -125,6 +155,8 @@ export class Registrar {
   private readonly expiry = new TimerHeap<Binding>();
   private readonly decoySecret: string;
   private count = 0;
+  readonly guard: AuthGuard | undefined;
+  private guardEvents: GuardEvent[] = [];
 
   constructor(
     private readonly opts: RegistrarOptions,
@@ -132,6 +164,14 @@ export class Registrar {
     rng: Rng,
   ) {
     this.decoySecret = Buffer.from(rng.bytes(16)).toString('hex');
+    this.guard = opts.guard ? new AuthGuard(opts.guard) : undefined;
+  }
+
+  /** Throttle decisions and bans since the last call (for metrics and the log). */
+  takeGuardEvents(): GuardEvent[] {
+    const e = this.guardEvents;
+    this.guardEvents = [];
+    return e;
   }
 
   /** Take the stored bindings; returns those already expired (for the store to delete). */
@@ -220,10 +260,11 @@ export class Registrar {
     const aorUser = toUri.uri.user !== undefined ? unescapeUri(toUri.uri.user) : '';
 
     // --- Step 3: authenticate
-    const auth = this.authenticate(req, now);
+    const auth = this.authenticate(req, now, 'authorization', source.address, aorUser);
     if (auth.kind !== 'ok') {
       if (auth.kind === 'bad-request')
         return { response: { status: 400, reason: auth.reason }, events };
+      if (auth.kind === 'throttled') return { response: THROTTLED, events };
       if (auth.failure)
         events.push({ type: 'auth-failure', user: auth.user, reason: auth.failure });
       return { response: this.challenge(now, auth.stale, aorUser), events };
@@ -390,19 +431,21 @@ export class Registrar {
   authenticateRequest(
     req: SipRequest,
     now: number,
+    source?: Endpoint,
   ):
     | { ok: true; user: string }
     | { ok: false; response: ResponseSpec; failure: { user: string; reason: string } | undefined } {
     const header =
       getHeaders(req, 'proxy-authorization').length > 0 ? 'proxy-authorization' : 'authorization';
-    const auth = this.authenticate(req, now, header);
-    if (auth.kind === 'ok') return { ok: true, user: auth.user };
     const fromUser =
       req.from.uri.kind === 'sip' && req.from.uri.uri.user !== undefined
         ? unescapeUri(req.from.uri.uri.user)
         : '';
+    const auth = this.authenticate(req, now, header, source?.address, fromUser);
+    if (auth.kind === 'ok') return { ok: true, user: auth.user };
     if (auth.kind === 'bad-request')
       return { ok: false, response: { status: 400, reason: auth.reason }, failure: undefined };
+    if (auth.kind === 'throttled') return { ok: false, response: THROTTLED, failure: undefined };
     return {
       ok: false,
       response: this.challenge(
@@ -415,14 +458,28 @@ export class Registrar {
     };
   }
 
+  /**
+   * `address` is the source address the guard keys on (undefined: no guard), `claimed` the
+   * extension a request without credentials names (To user of a REGISTER, else From user).
+   */
   private authenticate(
     req: SipRequest,
     now: number,
     header: 'authorization' | 'proxy-authorization' = 'authorization',
+    address?: string,
+    claimed = '',
   ):
     | { kind: 'ok'; user: string }
     | { kind: 'challenge'; stale: boolean; user: string; failure: string | undefined }
+    | { kind: 'throttled' }
     | { kind: 'bad-request'; reason: string } {
+    const guard = address !== undefined ? this.guard : undefined;
+    const throttled = (user: string, withCredentials: boolean): boolean => {
+      const reason = guard?.blocked(user, address!, now, withCredentials);
+      if (reason === undefined) return false;
+      this.guardEvents.push({ type: 'auth-throttled', user, address: address!, reason });
+      return true;
+    };
     let creds: ReadonlyMap<string, string> | undefined;
     for (const v of getHeaders(req, header)) {
       const c = parseAuthorization(v);
@@ -432,8 +489,12 @@ export class Registrar {
         break;
       }
     }
-    // No credentials for our realm: the first leg of every registration, not a failure.
-    if (!creds) return { kind: 'challenge', stale: false, user: '', failure: undefined };
+    // No credentials for our realm: the first leg of every registration, not a failure;
+    // a banned source or pair gets no nonce to guess with either.
+    if (!creds) {
+      if (throttled(claimed, false)) return { kind: 'throttled' };
+      return { kind: 'challenge', stale: false, user: '', failure: undefined };
+    }
     const username = creds.get('username');
     const nonce = creds.get('nonce');
     const uri = creds.get('uri');
@@ -446,6 +507,8 @@ export class Registrar {
     ) {
       return { kind: 'bad-request', reason: 'Bad Request (incomplete Digest credentials)' };
     }
+    // While blocked the digest is not even computed (fail2ban would drop the packet).
+    if (throttled(username, true)) return { kind: 'throttled' };
     const algorithm = algorithmOf(creds.get('algorithm'));
     // Only the extension's own algorithms: a phone moved to SHA-256 cannot be made to
     // answer in MD5 (the downgrade RFC 8760 §3 warns of).
@@ -485,12 +548,18 @@ export class Registrar {
       qop,
     });
     const good = sameDigest(expected, response) && this.opts.users.has(username);
-    if (!good) return { kind: 'challenge', stale: false, user: username, failure: 'credentials' };
+    if (!good) {
+      // A checked guess: the only failure the guard counts.
+      for (const ban of guard?.failure(username, address!, now) ?? [])
+        this.guardEvents.push({ type: 'auth-ban', ...ban });
+      return { kind: 'challenge', stale: false, user: username, failure: 'credentials' };
+    }
     if (nonceState === 'stale')
       return { kind: 'challenge', stale: true, user: username, failure: undefined };
     if (nonceState === 'replay')
       return { kind: 'challenge', stale: true, user: username, failure: 'replay' };
     this.nonces.commit(nonce, nc);
+    guard?.success(username, address!, now);
     return { kind: 'ok', user: username };
   }
 

@@ -31,6 +31,7 @@ import type { Clock, Rng } from '../../src/clock.js';
 import { SipCore, type CoreOutput } from './sip-core.js';
 import { SqliteBindingStore, type BindingChanges, type BindingStore } from './store.js';
 import { GroupCommit } from '../../src/store/group-commit.js';
+import { LogLimit } from '../../src/log-limit.js';
 import { TcpFramer } from './tcp-framing.js';
 import type { SipConfig } from './config.js';
 import type { SipMetrics } from './metrics.js';
@@ -78,6 +79,8 @@ export class SipServer {
   /** Reports of sessions the relay ended by itself, for the call's log line. */
   private readonly endedReports = new Map<string, RelayReport>();
   private readonly greeting: Uint8Array | undefined;
+  /** 10 lines per message per minute (rsyslog/journald-style; src/log-limit.ts). */
+  private readonly logLimit = new LogLimit({ intervalMs: 60_000, burst: 10 });
 
   constructor(private readonly d: SipServerDeps) {
     const { cfg } = d;
@@ -113,6 +116,19 @@ export class SipServer {
           maxExpires: cfg.registrar.maxExpires,
           maxContacts: cfg.registrar.maxContacts,
           users: d.users,
+          guard: cfg.auth.guard.enabled
+            ? {
+                maxFailures: cfg.auth.guard.maxFailures,
+                sourceMaxFailures: cfg.auth.guard.sourceMaxFailures,
+                extensionMaxFailures: cfg.auth.guard.extensionMaxFailures,
+                findTimeMs: cfg.auth.guard.findTimeS * 1000,
+                banTimeMs: cfg.auth.guard.banTimeS * 1000,
+                delayMs: cfg.auth.guard.delayMs,
+                maxDelayMs: cfg.auth.guard.maxDelayMs,
+                trustTimeMs: cfg.auth.guard.trustTimeS * 1000,
+                maxKeys: cfg.auth.guard.maxKeys,
+              }
+            : undefined,
         },
         timers: { t1: cfg.timers.t1Ms, t2: cfg.timers.t2Ms, t4: cfg.timers.t4Ms },
         qualifyIntervalMs: cfg.qualify.enabled
@@ -121,6 +137,7 @@ export class SipServer {
         nonceTtlMs: cfg.auth.nonceTtlS * 1000,
         maxNonces: cfg.auth.maxNonces,
         maxTransactions: cfg.maxTransactions,
+        maxTransactionBytes: cfg.maxTransactionBytes,
         local: { udp: { host, port: first.port }, tcp: { host, port: first.port } },
         userAgent: cfg.userAgent,
         calls: {
@@ -144,6 +161,13 @@ export class SipServer {
         this.perform(this.core.commitFailed(tokens, this.d.clock.now()));
       },
     });
+  }
+
+  /** A log line of a kind a peer can trigger at will, at most `logLimit` of them. */
+  private limitedLog(level: 'info' | 'warn', msg: string, fields: Record<string, unknown>): void {
+    const a = this.logLimit.admit(msg, this.d.clock.now());
+    if (!a.write) return;
+    this.d.log[level](a.suppressed > 0 ? { ...fields, suppressed: a.suppressed } : fields, msg);
   }
 
   private loadGreeting(): Uint8Array | undefined {
@@ -478,8 +502,19 @@ export class SipServer {
           );
           break;
         case 'auth-failure':
-          log.info({ user: ev.user, reason: ev.reason }, 'sip auth failure');
+          // Rate-limited: a guesser at 150/s must not fill the disk (sip_auth_failures_total counts all).
+          this.limitedLog('info', 'sip auth failure', { user: ev.user, reason: ev.reason });
           break;
+        case 'auth-ban':
+          this.limitedLog('warn', 'sip auth ban', {
+            user: ev.user,
+            source: ev.address,
+            key: ev.reason,
+            banS: Math.round(ev.banMs / 1000),
+          });
+          break;
+        case 'auth-throttled':
+          break; // counted (sip_auth_throttled_total); its ban was logged
         case 'reachable':
         case 'unreachable':
           log.info({ aor: ev.binding.aor, contact: ev.binding.contact }, `sip contact ${ev.type}`);

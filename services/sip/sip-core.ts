@@ -31,6 +31,7 @@ import { responseTarget, stampVia, type Via } from './via.js';
 import { TransactionLayer } from './transaction-layer.js';
 import {
   Registrar,
+  type GuardEvent,
   type RegistrarEvent,
   type RegistrarOptions,
   type UndoEntry,
@@ -67,6 +68,7 @@ const DIALOG_METHODS = new Set(['BYE', 'INVITE', 'UPDATE', 'INFO']);
 
 export type CoreEvent =
   | RegistrarEvent
+  | GuardEvent
   | QualifyEvent
   | CallEvent
   | {
@@ -111,6 +113,8 @@ export interface CoreOptions {
   readonly nonceTtlMs: number;
   readonly maxNonces: number;
   readonly maxTransactions: number;
+  /** Estimated bytes all transactions may keep before new requests get 503 (transaction-layer.ts). */
+  readonly maxTransactionBytes?: number;
   /** Our address as written in Via of requests we send, per transport. */
   readonly local: Readonly<Record<TransportName, LocalAddress>>;
   /** Value of Server / User-Agent. */
@@ -147,7 +151,7 @@ export class SipCore {
     private readonly rng: Rng,
     private readonly metrics?: SipMetrics,
   ) {
-    this.layer = new TransactionLayer(opts.timers, opts.maxTransactions);
+    this.layer = new TransactionLayer(opts.timers, opts.maxTransactions, opts.maxTransactionBytes);
     this.nonces = new NonceManager(rng, opts.nonceTtlMs, opts.maxNonces);
     this.registrar = new Registrar(opts.registrar, this.nonces, rng);
     this.qualify = new Qualify(opts.qualifyIntervalMs);
@@ -381,8 +385,12 @@ export class SipCore {
       return;
     }
     const dest = this.responseDest(vias[0]!, source);
-    if (this.layer.serverCount >= this.layer.maxTransactions) {
-      // Overload: answer statelessly, as Kamailio's sl_send_reply would.
+    const full = this.layer.full;
+    if (full !== undefined) {
+      // Overload: answer statelessly, as Kamailio's sl_send_reply would when tm cannot get
+      // shared memory; "The server MAY indicate when the client should retry the request in
+      // a Retry-After header field" (RFC 3261 §21.5.4).
+      this.metrics?.shed.inc([full === 'bytes' ? 'transaction-bytes' : 'transaction-count']);
       out.push(
         send(
           dest,
@@ -394,9 +402,28 @@ export class SipCore {
     }
     const tx = this.layer.createServer(req, dest);
     const spec = this.dispatch(req, source, vias, tx, now, out);
+    this.guardEvents(out);
     if (spec === undefined) return; // the B2BUA answers later through tx
-    out.push(...this.layer.respond(tx, spec.status, this.encodeResponse(req, vias, spec), now));
+    // An INVITE refused at once over UDP (the 407 challenge to an unauthenticated INVITE,
+    // the throttle's 403, 4xx before any 1xx) is sent once, without Timer G: a spoofed
+    // source would otherwise get 11 copies over 32 s (an amplifier), and the real UAC
+    // still retransmits its INVITE on Timer A until it hears a response (§17.1.1.2), each
+    // retransmission answered once by the transaction. Kamailio answers these statelessly
+    // (sl_send_reply); the transaction is kept so the ACK and retransmissions are absorbed.
+    const once = tx.kind === 'ist' && spec.status >= 300;
+    out.push(
+      ...this.layer.respond(tx, spec.status, this.encodeResponse(req, vias, spec), now, once),
+    );
     this.metrics?.responses.inc([methodLabel(req.method), `${Math.floor(spec.status / 100)}xx`]);
+  }
+
+  /** Count and pass on what the password-guessing guard did during this request. */
+  private guardEvents(out: CoreOutput[]): void {
+    for (const ev of this.registrar.takeGuardEvents()) {
+      if (ev.type === 'auth-throttled') this.metrics?.authThrottled.inc([ev.reason]);
+      else this.metrics?.authBans.inc([ev.reason]);
+      out.push({ type: 'event', event: ev });
+    }
   }
 
   private dispatch(

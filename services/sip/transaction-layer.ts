@@ -16,9 +16,13 @@
  * request that created the transaction" and "the method parameter in the CSeq header field
  * matches the method of the request that created the transaction".
  *
- * Terminated transactions are removed at their next timer pop. Limit: at most
- * `maxTransactions` live server transactions (Kamailio's tm has no fixed cap but bounds
- * memory with its shm pool); past it a new request is answered 503 by the core.
+ * Terminated transactions are removed at their next timer pop. Limits: the bytes all
+ * transactions keep (`maxBytes`, an estimate: TX_OVERHEAD_BYTES each plus the messages
+ * they hold for retransmission), and at most `maxTransactions` live server transactions.
+ * Kamailio's tm has no count cap but lives in the shm pool (`-m`, 64 MB by default), and a
+ * full pool makes it refuse new transactions; here `full` makes the core answer a new
+ * request 503 with Retry-After (RFC 3261 §21.5.4: "The server is temporarily unable to
+ * process the request due to a temporary overloading").
  */
 import { paramValue } from './name-addr.js';
 import { MAGIC_COOKIE, type Via } from './via.js';
@@ -35,6 +39,16 @@ import type { SipTimers } from './sip-timers.js';
 export type ServerTransaction = NonInviteServerTransaction | InviteServerTransaction;
 export type ClientTransaction = NonInviteClientTransaction | InviteClientTransaction;
 type AnyTransaction = ServerTransaction | ClientTransaction;
+
+/**
+ * Heap a transaction takes besides the bytes it holds: the object, its key in the map, its
+ * timer-heap entry and the Uint8Array header. Measured on Node 20 (x64): 100,000 INVITE
+ * server transactions holding a 450-byte 407 grew the heap by ~956 bytes each, the array
+ * buffers by 450.
+ */
+export const TX_OVERHEAD_BYTES = 1024;
+/** Default `maxBytes`: Kamailio's default shm pool size. */
+export const DEFAULT_MAX_TRANSACTION_BYTES = 64 * 1024 * 1024;
 
 export interface TimeoutReport {
   readonly sends: SendOutput[];
@@ -64,14 +78,30 @@ export class TransactionLayer {
   private readonly clients = new Map<string, ClientTransaction>();
   private readonly heap = new TimerHeap<AnyTransaction>();
   private readonly scheduled = new WeakMap<AnyTransaction, number>();
+  /** What each live transaction was last charged against `retained`. */
+  private readonly charged = new Map<AnyTransaction, number>();
+  private retained = 0;
 
   constructor(
     private readonly timers: SipTimers,
     readonly maxTransactions = 100_000,
+    readonly maxBytes = DEFAULT_MAX_TRANSACTION_BYTES,
   ) {}
 
   get serverCount(): number {
     return this.servers.size;
+  }
+
+  /** Estimated bytes held by all live transactions. */
+  get retainedBytes(): number {
+    return this.retained;
+  }
+
+  /** Why a new server transaction may not be created now, if it may not. */
+  get full(): 'bytes' | 'count' | undefined {
+    if (this.retained >= this.maxBytes) return 'bytes';
+    if (this.servers.size >= this.maxTransactions) return 'count';
+    return undefined;
   }
 
   get clientCount(): number {
@@ -96,13 +126,26 @@ export class TransactionLayer {
       req.method === 'INVITE'
         ? new InviteServerTransaction(key, dest, reliable, this.timers)
         : new NonInviteServerTransaction(key, req.method, dest, reliable, this.timers);
+    const old = this.servers.get(key);
+    if (old) this.remove(old); // not expected (the caller looked first); keeps the sum right
     this.servers.set(key, tx);
+    this.charge(tx);
     return tx;
   }
 
-  /** Send a response through a server transaction and reschedule its timers. */
-  respond(tx: ServerTransaction, status: number, data: Uint8Array, now: number): SendOutput[] {
-    const out = tx.respond(status, data, now);
+  /**
+   * Send a response through a server transaction and reschedule its timers. `once`: an
+   * INVITE's final response goes without Timer G (invite-server-transaction.ts).
+   */
+  respond(
+    tx: ServerTransaction,
+    status: number,
+    data: Uint8Array,
+    now: number,
+    once = false,
+  ): SendOutput[] {
+    const out =
+      tx.kind === 'ist' ? tx.respond(status, data, now, once) : tx.respond(status, data, now);
     this.reschedule(tx);
     return out;
   }
@@ -209,7 +252,19 @@ export class TransactionLayer {
     return report;
   }
 
+  /** Bring `retained` in line with what `tx` holds now. */
+  private charge(tx: AnyTransaction): void {
+    const bytes = TX_OVERHEAD_BYTES + tx.retainedBytes;
+    this.retained += bytes - (this.charged.get(tx) ?? 0);
+    this.charged.set(tx, bytes);
+  }
+
   private remove(tx: AnyTransaction): void {
+    const c = this.charged.get(tx);
+    if (c !== undefined) {
+      this.retained -= c;
+      this.charged.delete(tx);
+    }
     if (tx.kind === 'nict' || tx.kind === 'ict') {
       if (this.clients.get(tx.key) === tx) this.clients.delete(tx.key);
     } else if (this.servers.get(tx.key) === tx) {
@@ -224,6 +279,7 @@ export class TransactionLayer {
       this.scheduled.delete(tx);
       return;
     }
+    this.charge(tx);
     const at = tx.nextTimeout();
     if (at === undefined) {
       this.scheduled.delete(tx);

@@ -4,6 +4,7 @@ import { Buffer } from 'node:buffer';
 import { testCore, responses, sends, PHONE, T0 } from './testing.js';
 import { NonInviteClientTransaction } from './non-invite-client-transaction.js';
 import { DEFAULT_TIMERS } from './sip-timers.js';
+import { InviteServerTransaction } from './invite-server-transaction.js';
 
 function req(method: string, branch: string, extra = ''): Buffer {
   return Buffer.from(
@@ -66,41 +67,72 @@ t.test('NIST over TCP: Timer J is zero', async (t) => {
 });
 
 t.test(
-  'IST: 407 retransmitted by Timer G (T1, 2T1, 4T1 … T2) until ACK, then Timer I',
+  'IST: a 407 to an unauthenticated UDP INVITE is sent once, no Timer G; retransmissions and ACK absorbed',
   async (t) => {
     const { core } = testCore({ qualifyIntervalMs: 1e12 });
     const out = responses(core.handle({ data: req('INVITE', 'z9hG4bKi1'), source: PHONE }, T0));
+    t.equal(out.length, 1);
     t.equal(out[0]!.status, 407, 'INVITE challenged');
-    const times = run(core, T0, T0 + 8000);
-    t.same(times, [500, 1500, 3500, 7500], 'G at 0.5, 1.5, 3.5, 7.5 s');
-    // Retransmitted INVITE → resend the 407.
-    t.equal(
-      sends(core.handle({ data: req('INVITE', 'z9hG4bKi1'), source: PHONE }, T0 + 8000)).length,
-      1,
+    t.same(run(core, T0, T0 + 8000), [], 'no Timer G: nothing sent on a timer');
+    // Retransmitted INVITE (the UAC's Timer A) → the same 407, once per retransmission.
+    const again = sends(
+      core.handle({ data: req('INVITE', 'z9hG4bKi1'), source: PHONE }, T0 + 8000),
     );
-    // ACK (To with our tag) absorbs: Confirmed, no more retransmissions.
+    t.equal(again.length, 1);
+    t.equal(responses(again)[0]!.status, 407);
+    // ACK (To with our tag) absorbs: Confirmed, then Timer I.
     const tag = out[0]!.to.params.find(([k]) => k === 'tag')![1];
     t.equal(
       sends(core.handle({ data: req('ACK', 'z9hG4bKi1', `;tag=${tag}`), source: PHONE }, T0 + 8050))
         .length,
       0,
     );
-    t.equal(run(core, T0 + 8100, T0 + 20_000).length, 0, 'no retransmission after ACK');
+    t.equal(run(core, T0 + 8100, T0 + 20_000).length, 0, 'nothing after ACK');
     t.equal(core.layer.serverCount, 0, 'Timer I (T4 = 5 s) ended it');
   },
 );
 
-t.test('IST: Timer H ends the transaction after 64*T1 without ACK; T2 caps G', async (t) => {
-  const { core } = testCore({ qualifyIntervalMs: 1e12 });
-  core.handle({ data: req('INVITE', 'z9hG4bKi2'), source: PHONE }, T0);
-  const times = run(core, T0, T0 + 33_000);
-  t.same(
-    times,
-    [500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500],
-    'then every T2 = 4 s',
-  );
-  t.equal(core.layer.serverCount, 0, 'Terminated by Timer H at 32 s');
-});
+t.test(
+  'IST: exactly one 407 over 32 s for a spoofed INVITE (no ACK); Timer H at 64*T1',
+  async (t) => {
+    const { core } = testCore({ qualifyIntervalMs: 1e12 });
+    const first = sends(core.handle({ data: req('INVITE', 'z9hG4bKi2'), source: PHONE }, T0));
+    t.equal(first.length, 1, 'one 407 on arrival');
+    t.same(run(core, T0, T0 + 33_000), [], 'none of the 10 Timer G copies');
+    t.equal(core.layer.serverCount, 0, 'Terminated by Timer H at 32 s');
+  },
+);
+
+t.test(
+  'IST unit: Timer G (T1, 2T1 … T2) for a final after a 1xx, and without `once`',
+  async (t) => {
+    const dest = { transport: 'udp' as const, address: '192.0.2.10', port: 5062 };
+    const times = (tx: InviteServerTransaction, from: number): number[] => {
+      const at: number[] = [];
+      for (let now = from; now <= from + 33_000; now += 100)
+        if (tx.handleTimeout(now).length > 0) at.push(now - from);
+      return at;
+    };
+    const plain = new InviteServerTransaction('k1', dest, false, DEFAULT_TIMERS);
+    plain.respond(486, Buffer.from('486'), T0);
+    t.same(
+      times(plain, T0),
+      [500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500],
+      'G doubles to T2 = 4 s, H at 32 s',
+    );
+    t.equal(plain.state, 'terminated');
+    // After a 100 Trying the UAC stops retransmitting (Timer A), so `once` keeps Timer G.
+    const ringing = new InviteServerTransaction('k2', dest, false, DEFAULT_TIMERS);
+    ringing.respond(100, Buffer.from('100'), T0);
+    ringing.respond(480, Buffer.from('480'), T0, true);
+    t.same(times(ringing, T0).slice(0, 3), [500, 1500, 3500], 'Timer G runs after a 1xx');
+    const once = new InviteServerTransaction('k3', dest, false, DEFAULT_TIMERS);
+    once.respond(407, Buffer.from('407'), T0, true);
+    t.equal(once.receiveRequest().length, 1, 'a retransmitted INVITE gets it again');
+    t.same(times(once, T0), [], 'once: no Timer G');
+    t.equal(once.state, 'terminated', 'Timer H still ends it');
+  },
+);
 
 t.test('CANCEL matching the INVITE gets 200; unknown CANCEL and BYE get 481', async (t) => {
   const { core } = testCore({ qualifyIntervalMs: 1e12 });
