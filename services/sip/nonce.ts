@@ -10,6 +10,12 @@
  * replays by maintaining its own copy of this count — if the same nc value is seen twice,
  * then the request is a replay." A request whose nc is not above the last one is a replay.
  *
+ * A nonce is bound to the address it was sent to (the `bind` string goes into the HMAC):
+ * an answer from another address fails the check as if we had never issued it. Kamailio's
+ * auth module does the same with `auth_checks_register` bit 32 (source IP). Without it an
+ * attacker who spoofs a phone's address could spend a nonce fetched from its own address on
+ * wrong digests counted against the phone's (extension, address) in auth-guard.ts.
+ *
  * Limits: a nonce lives `ttlMs` (Kamailio auth `nonce_expire`, default 300 s); at most
  * `maxTracked` nonces are tracked (Kamailio's `nc_array_size` plays this part); past that
  * the oldest is forgotten and a request using it is answered "stale", so the client retries
@@ -38,11 +44,11 @@ export class NonceManager {
     return this.tracked.size;
   }
 
-  issue(now: number): string {
+  issue(now: number, bind = ''): string {
     const b = Buffer.alloc(26);
     b.writeUIntBE(Math.max(0, Math.floor(now)) % 2 ** 48, 0, 6);
     b.set(this.rng.bytes(8), 6);
-    b.set(this.mac(b.subarray(0, 14)), 14);
+    b.set(this.mac(b.subarray(0, 14), bind), 14);
     const nonce = b.toString('base64url');
     if (this.tracked.size >= this.maxTracked) {
       const oldest = this.tracked.keys().next();
@@ -53,11 +59,11 @@ export class NonceManager {
   }
 
   /** Check a nonce and its nc (8 hex digits); on 'ok' the nc is recorded. */
-  check(nonce: string, ncHex: string, now: number, commit = true): NonceCheck {
+  check(nonce: string, ncHex: string, now: number, commit = true, bind = ''): NonceCheck {
     if (!/^[A-Za-z0-9_-]{35}$/.test(nonce)) return 'invalid';
     const b = Buffer.from(nonce, 'base64url');
     if (b.length !== 26) return 'invalid';
-    const mac = this.mac(b.subarray(0, 14));
+    const mac = this.mac(b.subarray(0, 14), bind);
     if (!Buffer.from(mac).equals(b.subarray(14))) return 'invalid';
     const issued = b.readUIntBE(0, 6);
     if (now - issued > this.ttlMs || issued - now > 60_000) {
@@ -87,7 +93,7 @@ export class NonceManager {
     }
   }
 
-  private mac(data: Uint8Array): Uint8Array {
-    return createHmac('sha256', this.key).update(data).digest().subarray(0, 12);
+  private mac(data: Uint8Array, bind: string): Uint8Array {
+    return createHmac('sha256', this.key).update(data).update(bind).digest().subarray(0, 12);
   }
 }

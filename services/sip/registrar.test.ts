@@ -407,3 +407,26 @@ t.test('one challenge per 401 by default; per-extension algorithms; no downgrade
     'MD5 registers',
   );
 });
+
+t.test('a nonce answers only from the address it was sent to (no spoofed failures)', async (t) => {
+  const { core } = testCore();
+  const c1 = responses(core.handle({ data: register({ cseq: 1 }), source: PHONE }, T0))[0]!;
+  t.equal(c1.status, 401);
+  const auth = authorize(c1, '2001', 'dev-2001', 'MD5');
+  const spoofer = { ...PHONE, address: '198.51.100.66' };
+  const moved = responses(
+    core.handle({ data: register({ cseq: 2, authorization: auth }), source: spoofer }, T0),
+  )[0]!;
+  t.equal(moved.status, 401, 'the right digest over a nonce sent elsewhere is not accepted');
+  t.equal(core.registrar.activeCount, 0);
+  // Wrong digests from another address over the phone's nonce are not checked guesses:
+  // they cannot ban the phone's (extension, address) pair.
+  for (let i = 0; i < 20; i++) {
+    const bad = authorize(c1, '2001', `guess-${i}`, 'MD5');
+    core.handle({ data: register({ cseq: 3 + i, authorization: bad }), source: spoofer }, T0);
+  }
+  const ok = responses(
+    core.handle({ data: register({ cseq: 30, authorization: auth }), source: PHONE }, T0),
+  )[0]!;
+  t.equal(ok.status, 200, 'the phone, from its own address, still registers');
+});

@@ -50,6 +50,7 @@ import {
   sameDigest,
   type DigestAlgorithm,
 } from './digest.js';
+import { sourceKey } from '../../src/net/connections-per-source.js';
 import type { NonceManager } from './nonce.js';
 import type { ResponseSpec } from './response.js';
 import type { Binding, BindingChanges } from './store.js';
@@ -267,7 +268,7 @@ export class Registrar {
       if (auth.kind === 'throttled') return { response: THROTTLED, events };
       if (auth.failure)
         events.push({ type: 'auth-failure', user: auth.user, reason: auth.failure });
-      return { response: this.challenge(now, auth.stale, aorUser), events };
+      return { response: this.challenge(now, auth.stale, aorUser, false, source.address), events };
     }
     // --- Step 4: authorize
     if (auth.user !== aorUser) {
@@ -409,8 +410,15 @@ export class Registrar {
     return this.opts.userAlgorithms?.get(user) ?? this.opts.algorithms;
   }
 
-  private challenge(now: number, stale: boolean, user: string, proxy = false): ResponseSpec {
-    const nonce = this.nonces.issue(now);
+  private challenge(
+    now: number,
+    stale: boolean,
+    user: string,
+    proxy = false,
+    address?: string,
+  ): ResponseSpec {
+    // Bound to the address it goes to (nonce.ts): a spoofer cannot spend it for the phone.
+    const nonce = this.nonces.issue(now, sourceKey(address));
     const header = proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
     const list = this.algorithmsFor(user);
     const offered = this.opts.challenges === 'all' ? list : list.slice(0, 1);
@@ -453,6 +461,7 @@ export class Registrar {
         auth.stale,
         auth.user !== '' ? auth.user : fromUser,
         header === 'proxy-authorization' || getHeaders(req, 'authorization').length === 0,
+        source?.address,
       ),
       failure: auth.failure ? { user: auth.user, reason: auth.failure } : undefined,
     };
@@ -531,7 +540,7 @@ export class Registrar {
       return { kind: 'bad-request', reason: 'Bad Request (digest uri is not the Request-URI)' };
     }
 
-    const nonceState = this.nonces.check(nonce, nc, now, false);
+    const nonceState = this.nonces.check(nonce, nc, now, false, sourceKey(address));
     if (nonceState === 'invalid')
       return { kind: 'challenge', stale: false, user: username, failure: 'nonce' };
     const secret = this.opts.users.get(username) ?? this.decoySecret;
