@@ -296,6 +296,8 @@ export function loadConfigDir(
   configDir: string,
   services: readonly ServiceSchemaInfo[],
   env: NodeJS.ProcessEnv = process.env,
+  /** Every service name (default: those loaded): their env variables and files are not typos. */
+  knownServices: readonly string[] = services.map((s) => s.name),
 ): LoadedConfig {
   const dir = resolve(configDir);
   const issues: ConfigIssue[] = [];
@@ -306,10 +308,7 @@ export function loadConfigDir(
       message: 'config directory does not exist (set --config or NETSVC_CONFIG_DIR)',
     });
   }
-  const overrides = collectEnvOverrides(
-    env,
-    services.map((s) => s.name),
-  );
+  const overrides = collectEnvOverrides(env, knownServices);
 
   const runtimeFile = join(dir, RUNTIME_FILE);
   const rt = existsSync(runtimeFile) ? readYamlFile(runtimeFile) : { data: {}, issues: [] };
@@ -346,7 +345,7 @@ export function loadConfigDir(
 
   // A YAML file nobody reads is almost always a typo of a service name.
   if (existsSync(dir)) {
-    const known = new Set([RUNTIME_FILE, ...services.map((s) => `${s.name}.yaml`)]);
+    const known = new Set([RUNTIME_FILE, ...knownServices.map((n) => `${n}.yaml`)]);
     for (const f of readdirSync(dir)) {
       if ((f.endsWith('.yaml') || f.endsWith('.yml')) && !known.has(f)) {
         issues.push({

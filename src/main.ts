@@ -13,7 +13,8 @@ import { resolve } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { request } from 'node:http';
-import { services } from '../services/index.js';
+import { loadServices, serviceNames, isServiceName } from '../services/index.js';
+import type { ServiceDefinition } from './service.js';
 import { loadConfigDir, formatIssue, type LoadedConfig } from './config.js';
 import { createRootLogger } from './log.js';
 import { createRegistry } from './metrics.js';
@@ -25,7 +26,7 @@ const USAGE = `usage: netsvc [service…] [--config DIR] [--check]
        netsvc check [--config DIR]
        netsvc reload [--config DIR]
 ${OPERATOR_USAGE}
-services: ${services.map((s) => s.name).join(', ')}
+services: ${serviceNames.join(', ')}
 env: NETSVC_CONFIG_DIR, NETSVC_DATA_DIR, NETSVC_<SERVICE>__<KEY>=value (see README)`;
 
 interface Args {
@@ -52,15 +53,17 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Args
       command = a;
     else names.push(a);
   }
-  const known = new Set(services.map((s) => s.name));
-  for (const n of names) if (!known.has(n)) return `unknown service "${n}"`;
+  for (const n of names) if (!isServiceName(n)) return `unknown service "${n}"`;
   return { command, names, configDir: resolve(configDir) };
 }
 
-function plan(cfg: LoadedConfig, names: readonly string[]): PlannedService[] {
-  const chosen = names.length > 0 ? services.filter((s) => names.includes(s.name)) : services;
+function plan(
+  cfg: LoadedConfig,
+  services: readonly ServiceDefinition[],
+  names: readonly string[],
+): PlannedService[] {
   const out: PlannedService[] = [];
-  for (const def of chosen) {
+  for (const def of services) {
     const entry = cfg.services.get(def.name);
     if (!entry) continue;
     // Named on the command line: run it. Otherwise: only when configured and enabled.
@@ -105,14 +108,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  const cfg = loadConfigDir(args.configDir, services, env);
+  // Only the services named are loaded and validated (a container runs one); the other
+  // names still count as known for their env variables and config files.
+  const services = await loadServices(args.names.length > 0 ? args.names : serviceNames);
+  const cfg = loadConfigDir(args.configDir, services, env, serviceNames);
   if (cfg.issues.length > 0) {
     for (const i of cfg.issues) process.stderr.write(formatIssue(i) + '\n');
     process.stderr.write(`netsvc: ${cfg.issues.length} config issue(s) in ${cfg.configDir}\n`);
     return 1;
   }
   if (args.command === 'check') {
-    const p = plan(cfg, args.names);
+    const p = plan(cfg, services, args.names);
     process.stdout.write(
       `config ${cfg.configDir} OK: ${p.map((s) => s.def.name).join(', ') || 'no service enabled'}\n`,
     );
@@ -133,7 +139,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     startTimeoutMs: cfg.runtime.startTimeoutMs,
     stopTimeoutMs: cfg.runtime.stopTimeoutMs,
   });
-  const planned = plan(cfg, args.names);
+  const planned = plan(cfg, services, args.names);
   if (planned.length === 0) {
     process.stderr.write(`netsvc: no service enabled in ${cfg.configDir}\n`);
     return 1;

@@ -8,8 +8,10 @@ import t from 'tap';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { services } from '../services/index.js';
+import { loadServices } from '../services/index.js';
 import { loadConfigDir, formatIssue, RUNTIME_FILE } from '../src/config.js';
+
+const services = await loadServices();
 
 const CONFIG = fileURLToPath(new URL('../config/', import.meta.url));
 // A profile is a directory holding YAML files (config/sites and the like hold content).

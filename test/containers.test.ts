@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { DCLinter } from 'dclint';
 import { validate, ValidationSeverity } from 'dockerfile-utils';
-import { services } from '../services/index.js';
+import { loadServices } from '../services/index.js';
 import { loadConfigDir, formatIssue } from '../src/config.js';
 import { REFERENCE_VARIABLES } from '../services/dhcp/reference-env.js';
 import {
@@ -31,6 +31,8 @@ import {
   healthcheckPort,
   type ContainerSpec,
 } from './topology/compose-model.js';
+
+const services = await loadServices();
 
 /** The five services of the reference and the one capability each needs (containers/README.md). */
 const NEEDED_CAPS: Record<string, readonly string[]> = {

@@ -15,7 +15,7 @@
  */
 import t from 'tap';
 import { readFileSync, rmSync } from 'node:fs';
-import { services } from '../../services/index.js';
+import { loadServices } from '../../services/index.js';
 import { COMPOSE_FILES, loadCompose, type ContainerSpec } from '../topology/compose-model.js';
 import {
   missingTools,
@@ -27,6 +27,8 @@ import {
   type NativeContainer,
 } from '../topology/native-container.js';
 import { createStandalonePi, deleteNs, PI1, PI2, type AddressPlan } from '../topology/netns.js';
+
+const services = await loadServices();
 
 const missing = missingTools();
 if (missing.length > 0) {

@@ -23,13 +23,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { services } from '../../services/index.js';
+import { serviceNames } from '../../services/index.js';
 import { startDaemon, freePort } from '../../src/testing/daemon.js';
 import { startFixture } from '../../services/ftp/testing-server.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const registered = services.some((s) => s.name === 'ftp');
+const registered = serviceNames.includes('ftp');
 
 /** Run a client without blocking the event loop (the server may run in this process). */
 function run(
@@ -307,6 +307,7 @@ t.test(
     if (has('python3')) {
       const py = `
 import ftplib, io, ssl, sys
+
 ctx = ssl.create_default_context(cafile=sys.argv[2])
 for passive in (False, True):
     f = ftplib.FTP_TLS(context=ctx)

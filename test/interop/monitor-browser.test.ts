@@ -28,7 +28,7 @@ import { createRegistry } from '../../src/metrics.js';
 import { Runner } from '../../src/runner.js';
 import { startAdmin } from '../../src/admin.js';
 import type { ServiceDefinition } from '../../src/service.js';
-import { services } from '../../services/index.js';
+import { loadServices } from '../../services/index.js';
 import monitorDef, {
   createMonitorService,
   type MonitorService,
@@ -48,6 +48,8 @@ import {
   waitFile,
   type Endpoint,
 } from './sip-call-helpers.js';
+
+const services = await loadServices();
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';

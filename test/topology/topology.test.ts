@@ -20,7 +20,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { services } from '../../services/index.js';
+import { loadServices } from '../../services/index.js';
 import { REPO, loadCompose } from './compose-model.js';
 import {
   missingTools,
@@ -40,6 +40,8 @@ import {
   uasXml,
   type QosDirection,
 } from './sip-call.js';
+
+const services = await loadServices();
 
 const missing = [...missingTools()];
 for (const tool of ['vtysh', 'curl', 'dig', 'sipp'])
