@@ -95,10 +95,22 @@ export const DnsConfig = Type.Object(
           description:
             "Close a TCP connection idle this long (RFC 7766 §6.2.3; BIND's tcp-idle-timeout is 30 s, we keep 10 s)",
         }),
+        messageTimeoutMs: Type.Integer({
+          default: 5000,
+          minimum: 100,
+          description:
+            "A DNS message (length and body) that has begun arriving must be complete within this time or the connection is closed; bytes trickling in do not extend it (RFC 7766 §6.2.3; BIND's tcp-initial-timeout bounds the first message alike)",
+        }),
         maxConnections: Type.Integer({
           default: 150,
           minimum: 1,
           description: "Concurrent TCP clients (BIND's tcp-clients default)",
+        }),
+        maxPerSource: Type.Integer({
+          default: 10,
+          minimum: 0,
+          description:
+            'Concurrent TCP connections from one client address, below maxConnections so one host cannot take every slot; more are closed at once; 0: no cap (nginx limit_conn, vsftpd max_per_ip)',
         }),
         maxPipelined: Type.Integer({
           default: 64,

@@ -14,6 +14,7 @@ export interface DnsMetrics {
   readonly zoneSerial: Gauge<'zone'>;
   readonly zoneRecords: Gauge<'zone'>;
   readonly tcpConnections: Gauge;
+  readonly tcpClosed: FastCounter<'reason'>;
   readonly errors: FastCounter<'where'>;
 }
 
@@ -66,6 +67,12 @@ export function createDnsMetrics(registry: Registry): DnsMetrics {
       help: 'Open TCP client connections',
       registers: [registry],
     }),
+    tcpClosed: new FastCounter(
+      'dns_tcp_closed_total',
+      'TCP connections closed by the server, by reason (idle, message_timeout, zero_length, per_source_limit)',
+      ['reason'],
+      registry,
+    ),
     errors: new FastCounter(
       'dns_internal_errors_total',
       'Bugs caught at the adapter (answered SERVFAIL)',

@@ -219,6 +219,37 @@ export function nameToText(wire: Uint8Array): string {
 }
 
 /**
+ * Skip a possibly compressed name at `offset` without building it: the offset just past the
+ * name's bytes in place, or -1 wherever readName below would throw. The same rules, kept
+ * side by side with readName so they stay in step (query-screen.ts uses this to find a
+ * malformed query before any allocation; query-screen.test.ts checks the two agree).
+ */
+export function skipName(msg: Uint8Array, offset: number): number {
+  let pos = offset;
+  let next = -1;
+  let jumps = 0;
+  let total = 1;
+  for (;;) {
+    if (pos >= msg.length) return -1;
+    const len = msg[pos]!;
+    if (len === 0) return next < 0 ? pos + 1 : next;
+    const kind = len & 0xc0;
+    if (kind === 0xc0) {
+      if (pos + 1 >= msg.length) return -1;
+      const ptr = ((len & 0x3f) << 8) | msg[pos + 1]!;
+      if (next < 0) next = pos + 2;
+      if (ptr >= pos || ++jumps > 127) return -1;
+      pos = ptr;
+      continue;
+    }
+    if (kind !== 0 || pos + 1 + len > msg.length) return -1;
+    total += len + 1;
+    if (total > MAX_NAME) return -1;
+    pos += len + 1;
+  }
+}
+
+/**
  * Read a possibly compressed name at `offset` of a message (RFC 1035 §4.1.4).
  * Returns the uncompressed wire name and the offset just past the name's bytes in place.
  * Throws NameError on a pointer loop, a forward-free loop, a reserved label type, a name

@@ -216,3 +216,170 @@ t.test('a forward that fails answers SERVFAIL and frees its TCP pipelining slot'
     'both answered; the second after the first freed the slot',
   );
 });
+
+/** A TCP client: resolves its answers as they come, `closed` when the server closes. */
+function tcpClient(t: TestT, port: number, localAddress = '127.0.0.1') {
+  const s = connect({ port, host: '127.0.0.1', localAddress });
+  t.teardown(() => s.destroy());
+  s.on('error', () => undefined); // a refused connection may be reset under our writes
+  const framer = new TcpFramer();
+  const answers: Uint8Array[] = [];
+  const waiting: ((m: Uint8Array) => void)[] = [];
+  s.on('data', (c: Buffer) => {
+    for (const m of framer.push(c)) {
+      const w = waiting.shift();
+      if (w) w(m);
+      else answers.push(m);
+    }
+  });
+  const opened = performance.now();
+  const closed = new Promise<number>((ok) => s.once('close', () => ok(performance.now() - opened)));
+  const connected = new Promise<void>((ok) => s.once('connect', () => ok()));
+  const ask = (msg: Uint8Array, ms = 1000): Promise<Uint8Array> =>
+    new Promise((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error('no TCP answer')), ms);
+      waiting.push((m) => {
+        clearTimeout(timer);
+        ok(m);
+      });
+      s.write(frame(msg));
+    });
+  return { s, closed, connected, ask, answers };
+}
+
+/** Resolves `p`'s value, or the string 'timeout' after `ms`. */
+function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  return Promise.race([p, new Promise<'timeout'>((ok) => setTimeout(() => ok('timeout'), ms))]);
+}
+
+t.test('TCP: a message trickling in is closed at its deadline; others are served', async (t) => {
+  const { port, registry } = await setup(t, {
+    tcp: { idleTimeoutMs: 3000, messageTimeoutMs: 200 },
+  });
+  // The attacker announces a 500-byte message and sends one byte every 40 ms: each byte
+  // reset the idle timer, so before the deadline the connection stayed open.
+  const slow = tcpClient(t, port);
+  await slow.connected;
+  slow.s.write(Buffer.of(0x01, 0xf4));
+  const trickle = setInterval(() => slow.s.writable && slow.s.write(Buffer.of(0)), 40);
+  t.teardown(() => clearInterval(trickle));
+  await new Promise((ok) => setTimeout(ok, 100));
+  const other = tcpClient(t, port);
+  const a = view(await other.ask(query('www.test.example', 'A', { id: 7 })));
+  t.same(a.answer, ['www.test.example. 300 IN A 192.0.2.1'], 'a normal query meanwhile');
+  const ms = await within(slow.closed, 1500);
+  clearInterval(trickle);
+  t.not(ms, 'timeout', 'the trickling connection is closed');
+  t.ok(typeof ms === 'number' && ms >= 190 && ms < 1000, `closed after ${String(ms)} ms`);
+  t.equal(other.s.destroyed, false, 'the other connection stays open');
+  t.match(await registry.metrics(), /dns_tcp_closed_total\{reason="message_timeout"\} 1/);
+});
+
+t.test('TCP: a message split over a pause is served, the deadline is per message', async (t) => {
+  const { port } = await setup(t, { tcp: { idleTimeoutMs: 3000, messageTimeoutMs: 300 } });
+  const c = tcpClient(t, port);
+  await c.connected;
+  // Three messages, each sent in two halves 150 ms apart: 450 ms in all, longer than the
+  // deadline, which each message meets on its own.
+  for (const id of [1, 2, 3]) {
+    const f = frame(query('www.test.example', 'A', { id }));
+    const answered = new Promise<void>((ok) => c.s.once('data', () => ok()));
+    c.s.write(f.subarray(0, 10));
+    await new Promise((ok) => setTimeout(ok, 150));
+    c.s.write(f.subarray(10));
+    t.equal(await within(answered, 1000), undefined, `message ${id} answered`);
+  }
+  t.equal(c.s.destroyed, false, 'still open');
+});
+
+t.test('TCP: connections per client address are capped below the global cap', async (t) => {
+  const { port, registry } = await setup(t, { tcp: { idleTimeoutMs: 3000, maxPerSource: 2 } });
+  const q = query('www.test.example', 'A');
+  const first = [tcpClient(t, port), tcpClient(t, port)];
+  for (const c of first) t.equal(view(await c.ask(q)).rcode, 'NOERROR', 'within the cap');
+  const third = tcpClient(t, port);
+  t.not(await within(third.closed, 1000), 'timeout', 'the third from 127.0.0.1 is closed at once');
+  t.same(third.answers, [], 'and not answered');
+  // Another address on lo is not affected by 127.0.0.1's count.
+  const elsewhere = tcpClient(t, port, '127.0.0.2');
+  t.equal(view(await elsewhere.ask(q)).rcode, 'NOERROR', 'from 127.0.0.2');
+  // A slot given back is taken again.
+  first[0]!.s.destroy();
+  await first[0]!.closed;
+  await new Promise((ok) => setTimeout(ok, 50));
+  const again = tcpClient(t, port);
+  t.equal(view(await again.ask(q)).rcode, 'NOERROR', 'after one closed');
+  t.match(await registry.metrics(), /dns_tcp_closed_total\{reason="per_source_limit"\} 1/);
+});
+
+t.test('TCP: a zero-length frame closes the connection', async (t) => {
+  const { port, registry } = await setup(t, { tcp: { idleTimeoutMs: 3000 } });
+  const c = tcpClient(t, port);
+  await c.connected;
+  // Before the fix the empty frame was dropped as short and the query after it answered.
+  c.s.write(Buffer.concat([Buffer.of(0, 0), frame(query('www.test.example', 'A'))]));
+  t.not(await within(c.closed, 1000), 'timeout', 'closed');
+  t.same(c.answers, [], 'nothing after the empty frame is answered');
+  t.match(await registry.metrics(), /dns_tcp_closed_total\{reason="zero_length"\} 1/);
+});
+
+t.test('UDP and TCP: malformed queries get the same replies, screened', async (t) => {
+  const { port, registry } = await setup(t);
+  const q = query('www.test.example', 'A', { id: 0x4321 });
+  const noQuestion = Uint8Array.from(q.subarray(0, 12));
+  noQuestion[5] = 0;
+  const r = await udpAsk(port, noQuestion);
+  t.same([...r], [0x43, 0x21, 0x80, 0x01, 0, 0, 0, 0, 0, 0, 0, 0], 'bare FORMERR');
+  const trailing = Uint8Array.from([...q, 0, 0]);
+  t.equal(view(await udpAsk(port, trailing)).rcode, 'FORMERR', 'trailing bytes: FORMERR');
+  const response = Uint8Array.from(q);
+  response[2] = response[2]! | 0x80;
+  const sock = createSocket('udp4');
+  await new Promise<void>((ok) => sock.bind(0, '127.0.0.1', ok));
+  t.teardown(() => sock.close());
+  sock.send(response, port, '127.0.0.1');
+  sock.send(q.subarray(0, 5), port, '127.0.0.1');
+  const c = tcpClient(t, port);
+  t.equal(view(await c.ask(trailing)).rcode, 'FORMERR', 'over TCP too');
+  // A valid query after them: the two drops have been handled by then (one socket, in order).
+  t.equal(view(await udpAsk(port, q)).rcode, 'NOERROR');
+  const text = await registry.metrics();
+  t.match(text, /dns_queries_total\{qtype="none",rcode="FORMERR",transport="udp"\} 2/);
+  t.match(text, /dns_queries_total\{qtype="none",rcode="FORMERR",transport="tcp"\} 1/);
+  t.match(text, /dns_dropped_total\{reason="response"\} 1/);
+  t.match(text, /dns_dropped_total\{reason="short"\} 1/);
+});
+
+t.test('TCP: the message deadline does not run while reading waits for our forwards', async (t) => {
+  const { server, port } = await setup(t, {
+    forward: { networks: ['127.0.0.0/8'], upstreams: ['127.0.0.1:9'] },
+    tcp: { idleTimeoutMs: 3000, messageTimeoutMs: 200, maxPipelined: 1 },
+  });
+  // A slow upstream (400 ms, answered SERVFAIL): reading pauses at maxPipelined meanwhile.
+  (server as unknown as { forwarder: { resolve: () => Promise<Uint8Array> } }).forwarder.resolve =
+    () => new Promise((_, fail) => setTimeout(() => fail(new Error('slow upstream (test)')), 400));
+  const c = tcpClient(t, port);
+  await c.connected;
+  const second = frame(query('www.test.example', 'A', { id: 2 }));
+  c.s.write(
+    Buffer.concat([frame(query('a.example.org', 'A', { rd: true, id: 1 })), second.subarray(0, 5)]),
+  );
+  await new Promise((ok) => setTimeout(ok, 450));
+  t.equal(c.s.destroyed, false, 'not closed while the server was not reading');
+  const answered = new Promise<void>((ok) => {
+    const check = (): void => {
+      if (c.answers.length >= 2) ok();
+      else setTimeout(check, 10);
+    };
+    check();
+  });
+  c.s.write(second.subarray(5));
+  t.equal(await within(answered, 1000), undefined, 'both answered');
+  t.same(
+    c.answers.map((m) => [(m[0]! << 8) | m[1]!, view(m).rcode]),
+    [
+      [1, 'SERVFAIL'],
+      [2, 'NOERROR'],
+    ],
+  );
+});

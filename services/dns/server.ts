@@ -4,6 +4,10 @@
  *
  * UDP: one datagram in, at most one out. TCP (RFC 7766): 2-byte framing, pipelined queries
  * answered in order, idle timeout (§6.2.3), a connection limit (§6.2.2: BIND's tcp-clients).
+ * Against hostile clients (§6.2.3 lets a server close connections that misbehave): a
+ * deadline per message that trickled bytes do not extend, a cap per client address below
+ * the global one, and a zero-length frame closes the connection. Malformed queries on
+ * either transport are settled by a screen of the raw bytes before anything is allocated.
  * Any exception out of the handler is a bug: logged with its stack, counted, answered
  * SERVFAIL, and serving goes on (DESIGN.md rule 2).
  */
@@ -17,8 +21,11 @@ import {
 } from 'node:net';
 import type { Logger } from 'pino';
 import { CidrList } from '../../src/net/cidr.js';
+import { ConnectionsPerSource } from '../../src/net/connections-per-source.js';
+import { LogLimit } from '../../src/log-limit.js';
 import { handleQuery, type DnsPolicy, type Outcome } from './handler.js';
-import { bareReply, RCODE, HEADER_SIZE, rcodeToText } from './message.js';
+import { bareReply, RCODE, rcodeToText } from './message.js';
+import { screenQuery } from './query-screen.js';
 import { typeToText } from './rr.js';
 import { nameFromText } from './name.js';
 import { ZoneSet } from './zone-set.js';
@@ -31,6 +38,14 @@ import type { Zone } from './zone.js';
 import { Forwarder } from './forward-adapter.js';
 import { UdpWorkerPool, workersAvailable } from './worker-pool-adapter.js';
 
+type TcpCloseReason = 'idle' | 'message_timeout' | 'zero_length' | 'per_source_limit';
+
+const TCP_CLOSE_TEXT: Record<Exclude<TcpCloseReason, 'idle'>, string> = {
+  message_timeout: 'tcp connection closed: message not complete within tcp.messageTimeoutMs',
+  zero_length: 'tcp connection closed: zero-length message',
+  per_source_limit: 'tcp connection refused: client address holds tcp.maxPerSource connections',
+};
+
 export class ZoneLoadError extends Error {
   readonly code = 'ERR_DNS_ZONE_LOAD';
 }
@@ -42,12 +57,17 @@ export class DnsServer {
   private readonly udp: UdpSocket[] = [];
   private readonly tcp: TcpServer[] = [];
   private readonly conns = new Set<TcpSocket>();
+  private readonly perSource: ConnectionsPerSource;
+  /** At most 5 lines a minute per close reason: a flood must not flood the log too. */
+  private readonly closeLog = new LogLimit({ intervalMs: 60_000, burst: 5 });
   private readonly forwarder: Forwarder | undefined;
   private qtypeText = new Map<number, string>();
   private started = false;
   private pool: UdpWorkerPool | undefined;
   private readonly udpHits;
   private readonly tcpHits;
+  /** The cells a FORMERR outcome (qtype -1) counts in, made on first use. */
+  private readonly formerrCells: { udp?: { n: number }; tcp?: { n: number } } = {};
   /** Bound addresses after start (port 0 resolved), for tests. */
   readonly bound: { address: string; port: number }[] = [];
 
@@ -58,6 +78,7 @@ export class DnsServer {
     private readonly metrics: DnsMetrics,
   ) {
     this.cache = new AnswerCache(cfg.answerCache.entries);
+    this.perSource = new ConnectionsPerSource(cfg.tcp.maxPerSource);
     this.udpHits = metrics.cacheHits.cell(['udp']);
     this.tcpHits = metrics.cacheHits.cell(['tcp']);
     this.policy = {
@@ -245,8 +266,16 @@ export class DnsServer {
     send: (reply: Uint8Array) => void,
     t0: number,
   ): Extract<Outcome, { kind: 'transfer' | 'forward' }> | undefined {
-    if (msg.length < HEADER_SIZE) {
-      this.metrics.dropped.inc(['short']);
+    // Malformed queries are settled here, before the cache key or the decoder allocate
+    // anything, with the outcome the handler would give them (query-screen.ts).
+    const screen = screenQuery(msg);
+    if (screen !== 'pass') {
+      if (screen === 'formerr') {
+        send(bareReply(msg, RCODE.FORMERR));
+        (this.formerrCells[transport] ??= this.metrics.queries.cell(['none', 'FORMERR', transport]))
+          .n++;
+        this.metrics.latency.observe((performance.now() - t0) / 1000);
+      } else this.metrics.dropped.inc([screen]);
       return undefined;
     }
     const key = this.cache.maxEntries > 0 ? AnswerCache.key(transport, msg) : '';
@@ -342,8 +371,33 @@ export class DnsServer {
     ).finally(done);
   }
 
+  /**
+   * Close a TCP connection for `reason`: counted, and but for the ordinary idle close,
+   * logged at a bounded rate.
+   */
+  private closeTcp(s: TcpSocket, reason: TcpCloseReason, client: string): void {
+    this.metrics.tcpClosed.inc([reason]);
+    if (reason !== 'idle') {
+      const a = this.closeLog.admit(reason, performance.now());
+      if (a.write) {
+        this.log.warn(
+          { client, reason, ...(a.suppressed > 0 ? { suppressed: a.suppressed } : {}) },
+          TCP_CLOSE_TEXT[reason],
+        );
+      }
+    }
+    s.destroy();
+  }
+
   private onTcp(s: TcpSocket): void {
     const client = s.remoteAddress ?? '';
+    s.on('error', () => s.destroy());
+    // One address may not hold every slot of tcp.maxConnections (one-byte-a-second
+    // clients did): past tcp.maxPerSource its connections are closed at once.
+    if (!this.perSource.acquire(client)) {
+      this.closeTcp(s, 'per_source_limit', client);
+      return;
+    }
     this.conns.add(s);
     this.metrics.tcpConnections.set(this.conns.size);
     const framer = new TcpFramer();
@@ -352,10 +406,35 @@ export class DnsServer {
     let inFlight = 0;
     s.setTimeout(this.cfg.tcp.idleTimeoutMs, () => {
       // RFC 7766 §6.2.3: the server closes idle connections.
-      s.destroy();
+      this.closeTcp(s, 'idle', client);
     });
+    // The message deadline: armed when a message begins arriving, not moved by the bytes
+    // that follow (the idle timer above is, which is how a client sending one byte a second
+    // used to keep its slot forever). Stopped while reading is paused for our own forwards.
+    const deadlineMs = this.cfg.tcp.messageTimeoutMs;
+    let deadline: NodeJS.Timeout | undefined;
+    let armedFor: number | undefined;
+    const disarm = (): void => {
+      clearTimeout(deadline);
+      deadline = undefined;
+      armedFor = undefined;
+    };
+    const arm = (since: number, ms: number): void => {
+      clearTimeout(deadline);
+      armedFor = since;
+      deadline = setTimeout(() => this.closeTcp(s, 'message_timeout', client), ms);
+    };
     s.on('data', (chunk: Buffer) => {
-      for (const msg of framer.push(chunk)) {
+      const now = performance.now();
+      for (const msg of framer.push(chunk, now)) {
+        if (msg.length === 0) {
+          // A zero-length frame carries no message (RFC 1035 §4.2.2: the prefix gives the
+          // message length; no query is shorter than its 12-byte header) and its only use
+          // is keeping the connection open: close it.
+          disarm();
+          this.closeTcp(s, 'zero_length', client);
+          return;
+        }
         const t0 = performance.now();
         const out = this.answer(msg, 'tcp', client, (b) => s.write(frame(b)), t0);
         switch (out?.kind) {
@@ -379,15 +458,24 @@ export class DnsServer {
               t0,
               () => {
                 inFlight--;
-                if (inFlight < this.cfg.tcp.maxPipelined && s.isPaused()) s.resume();
+                if (inFlight < this.cfg.tcp.maxPipelined && s.isPaused() && !s.destroyed) {
+                  s.resume();
+                  // The client could not send while we did not read: a fresh deadline.
+                  const since = framer.partialSince;
+                  if (since !== undefined) arm(since, deadlineMs);
+                }
               },
             );
             break;
         }
       }
+      const since = framer.partialSince;
+      if (since === undefined || s.isPaused()) disarm();
+      else if (since !== armedFor) arm(since, since + deadlineMs - now);
     });
-    s.on('error', () => s.destroy());
     s.on('close', () => {
+      disarm();
+      this.perSource.release(client);
       this.conns.delete(s);
       this.metrics.tcpConnections.set(this.conns.size);
     });

@@ -41,3 +41,23 @@ t.test('any split of the stream yields the same messages', async (t) => {
     }),
   );
 });
+
+t.test(
+  'partialSince: the first byte of the held message, not moved by the bytes after it',
+  async (t) => {
+    const q = frame(Uint8Array.from({ length: 20 }, (_, i) => i));
+    const f = new TcpFramer();
+    t.equal(f.partialSince, undefined, 'nothing held');
+    f.push(q.subarray(0, 1), 100);
+    t.equal(f.partialSince, 100, 'a message began at 100');
+    for (let i = 1; i < 10; i++) f.push(q.subarray(i, i + 1), 100 + i * 1000);
+    t.equal(f.partialSince, 100, 'trickled bytes keep the start');
+    // The rest of this message and the first byte of the next one, at 20000.
+    t.equal(f.push(Buffer.concat([q.subarray(10), q.subarray(0, 1)]), 20000).length, 1);
+    t.equal(f.partialSince, 20000, 'the next message began in that chunk');
+    t.equal(f.push(q.subarray(1), 20500).length, 1);
+    t.equal(f.partialSince, undefined, 'all complete');
+    t.equal(f.push(new Uint8Array(0), 30000).length, 0);
+    t.equal(f.partialSince, undefined, 'an empty chunk starts nothing');
+  },
+);

@@ -3,12 +3,20 @@
  * length as a 2-byte big-endian integer. The framer accepts bytes in any split (one byte
  * at a time, several messages per chunk) and yields whole messages. Its buffer never
  * holds more than one partial message plus one incoming chunk.
+ *
+ * It also notes when the partial message it holds began arriving (`partialSince`), for the
+ * adapter's message deadline: RFC 7766 §6.2.3 lets a server close connections that are slow
+ * to send, and a deadline counted from a message's first byte is what bytes trickling in
+ * cannot extend (BIND's tcp-initial-timeout bounds a connection's first message the same
+ * way). Time comes in as `now`; the framer keeps no clock.
  */
 export class TcpFramer {
   private pending: Uint8Array = new Uint8Array(0);
+  private since: number | undefined;
 
-  /** Feed bytes; returns the complete messages now available, in order. */
-  push(chunk: Uint8Array): Uint8Array[] {
+  /** Feed bytes received at `now`; returns the complete messages now available, in order. */
+  push(chunk: Uint8Array, now = 0): Uint8Array[] {
+    const held = this.pending.length > 0;
     let buf: Uint8Array;
     if (this.pending.length === 0) buf = chunk;
     else {
@@ -25,7 +33,16 @@ export class TcpFramer {
       pos += 2 + len;
     }
     this.pending = pos === buf.length ? new Uint8Array(0) : buf.slice(pos);
+    // A partial message left after a complete one began in this chunk; one that was held
+    // already and is still incomplete keeps its start.
+    if (this.pending.length === 0) this.since = undefined;
+    else if (out.length > 0 || !held) this.since = now;
     return out;
+  }
+
+  /** When the first byte of the incomplete message held arrived; undefined when none is. */
+  get partialSince(): number | undefined {
+    return this.since;
   }
 
   /** Bytes held of an incomplete message. */
