@@ -9,7 +9,7 @@
  * server names.
  *
  * Left out: regex server names (`~^…`), per-location blocks other than proxy prefixes,
- * basic auth, rate limits per client.
+ * basic auth, request rate limits per client (connections per client are capped).
  */
 import { Type, type Static } from '@sinclair/typebox';
 
@@ -221,7 +221,13 @@ export const HttpConfig = Type.Object(
           default: 1024,
           minimum: 1,
           description:
-            'Open client connections per listener; more are dropped (nginx worker_connections 1024 in the peer config)',
+            'Open client connections per listener; at the cap the connection waiting longest for a request head is closed to make room, and a new one is refused only when all are mid-request (nginx worker_connections 1024 in the peer config; nginx closes reusable keep-alive connections first)',
+        }),
+        maxConnectionsPerSource: Type.Integer({
+          default: 64,
+          minimum: 0,
+          description:
+            'Open connections per client address over both listeners; more are closed at accept; 0 = no cap (nginx limit_conn per $binary_remote_addr)',
         }),
       },
       { default: {}, additionalProperties: false },

@@ -6,6 +6,9 @@
  *   http_request_duration_seconds{site}     time from request head to response end
  *   http_connections                        open client connections
  *   http_client_errors_total{status}        requests refused before routing (400/408/413/414/431)
+ *   http_connections_shed_total{reason}     connections closed by the connection limits:
+ *                                           per_source_cap, evicted_header_incomplete,
+ *                                           max_connections (connection-slots.ts)
  *   http_internal_errors_total              bugs caught by the adapter (answered 500)
  *   http_upstream_errors_total{site}        proxy failures answered 502/504
  *   http_file_cache_entries, http_file_cache_bytes
@@ -15,6 +18,7 @@
  * label hashing; only the histogram observes directly.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ShedReason } from './connection-slots.js';
 
 const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -30,6 +34,8 @@ export interface HttpMetrics {
   site(name: string): SiteCounters;
   connections: number;
   clientError(status: number): void;
+  /** A connection refused at accept or evicted by the connection limits. */
+  connectionShed(reason: ShedReason): void;
   internalError(): void;
   cacheStats: () => { entries: number; bytes: number };
 }
@@ -37,6 +43,7 @@ export interface HttpMetrics {
 export function createHttpMetrics(registry: Registry): HttpMetrics {
   const sites = new Map<string, SiteCounters>();
   const clientErrors = new Map<number, number>();
+  const shed = new Map<ShedReason, number>();
   let internalErrors = 0;
 
   const duration = new Histogram({
@@ -65,6 +72,9 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
     connections: 0,
     clientError(status) {
       clientErrors.set(status, (clientErrors.get(status) ?? 0) + 1);
+    },
+    connectionShed(reason) {
+      shed.set(reason, (shed.get(reason) ?? 0) + 1);
     },
     internalError() {
       internalErrors++;
@@ -114,6 +124,16 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
     collect() {
       this.reset();
       for (const [status, n] of clientErrors) this.inc({ status: String(status) }, n);
+    },
+  });
+  new Counter({
+    name: 'http_connections_shed_total',
+    help: 'Connections closed by the connection limits, by reason (per_source_cap, evicted_header_incomplete, max_connections)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of shed) this.inc({ reason }, n);
     },
   });
   new Counter({

@@ -1,8 +1,9 @@
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
 import { request as httpsRequest } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -36,10 +37,11 @@ function raw(
   data: string | string[],
   ms = 2000,
   gapMs = 0,
+  localAddress = '127.0.0.1',
 ): Promise<{ text: string; closed: boolean; elapsed: number }> {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const s: Socket = connect(port, '127.0.0.1');
+    const s: Socket = connect({ port, host: '127.0.0.1', localAddress });
     let text = '';
     let closed = false;
     s.on('data', (d) => (text += d.toString('latin1')));
@@ -209,29 +211,146 @@ t.test('raw sockets: parser limits and RFC 9112 rules', async (t) => {
   t.equal(overflowStatus(Buffer.from('GET / HTTP/1.1\r\nX: yyyy'), 100), 431);
 });
 
-t.test('maxConnections drops the excess', async (t) => {
-  const { svc, port } = await start(fixtureConfig((d) => (d.limits = { maxConnections: 2 })));
-  t.teardown(() => svc.stop());
-  const held: Socket[] = [];
-  for (let i = 0; i < 2; i++) {
-    const s = connect(port, '127.0.0.1');
-    await new Promise((r) => s.on('connect', r));
-    held.push(s);
-  }
-  await new Promise((r) => setTimeout(r, 50));
-  const third = await raw(port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 1500);
-  t.ok(third.closed);
-  t.equal(third.text, '');
-  held.forEach((s) => s.destroy());
-  await new Promise((r) => setTimeout(r, 50));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A slowloris client: the request line and one field (or nothing at all), then silence. */
+interface Held {
+  readonly socket: Socket;
+  /** Set once the server closed the connection. */
+  closed: boolean;
+}
+async function slowClient(port: number, localAddress: string, head = true): Promise<Held> {
+  const socket = connect({ port, host: '127.0.0.1', localAddress });
+  const held: Held = { socket, closed: false };
+  socket.on('error', () => undefined);
+  socket.on('close', () => (held.closed = true));
+  socket.resume();
+  await new Promise((r) => socket.once('connect', r));
+  if (head) socket.write('GET / HTTP/1.1\r\nHost: a\r\n');
+  return held;
+}
+/** A connection kept mid-response: pipelined downloads it does not read. */
+function pipelinedDownloads(s: Socket): void {
+  s.pause();
+  s.write('GET /big.txt HTTP/1.1\r\nHost: www.tic2023.com\r\n\r\n'.repeat(40));
+}
+const OK = 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n';
+
+t.test(
+  'maxConnectionsPerSource: slow clients of one address do not lock out another',
+  async (t) => {
+    const registry = new Registry();
+    const { svc, port } = await start(
+      fixtureConfig((d) => {
+        d.limits = { maxConnections: 8, maxConnectionsPerSource: 4, headersTimeoutMs: 20000 };
+      }),
+      registry,
+    );
+    const held: Held[] = [];
+    t.teardown(() => {
+      held.forEach((h) => h.socket.destroy());
+      return svc.stop();
+    });
+    for (let i = 0; i < 8; i++) held.push(await slowClient(port, '127.0.0.1'));
+    await sleep(200);
+    t.same(
+      held.map((h) => h.closed),
+      [false, false, false, false, true, true, true, true],
+      'the 5th to 8th connection of 127.0.0.1 are closed at once',
+    );
+    const other = await raw(port, OK, 2000, 0, '127.0.0.2');
+    t.match(other.text, /^HTTP\/1\.1 200 /, '127.0.0.2 is served');
+    t.match(await registry.metrics(), /http_connections_shed_total\{reason="per_source_cap"\} 4/);
+    held.slice(0, 4).forEach((h) => h.socket.destroy());
+    await sleep(100);
+    t.match((await raw(port, OK)).text, /^HTTP\/1\.1 200 /, 'closing gives the slots back');
+  },
+);
+
+t.test('maxConnections: a new client evicts the oldest header-incomplete one', async (t) => {
+  const registry = new Registry();
+  const { svc, port } = await start(
+    fixtureConfig((d) => {
+      d.limits = { maxConnections: 8, maxConnectionsPerSource: 4, headersTimeoutMs: 20000 };
+    }),
+    registry,
+  );
+  const held: Held[] = [];
+  t.teardown(() => {
+    held.forEach((h) => h.socket.destroy());
+    return svc.stop();
+  });
+  for (const from of ['127.0.0.1', '127.0.0.3'])
+    for (let i = 0; i < 4; i++) {
+      held.push(await slowClient(port, from));
+      await sleep(10); // accepted in this order
+    }
+  await sleep(100);
+  t.notOk(
+    held.some((h) => h.closed),
+    'all 8 slots taken',
+  );
+  const first = await raw(port, OK, 2000, 0, '127.0.0.2');
+  t.match(first.text, /^HTTP\/1\.1 200 /, 'the newcomer is served');
+  await sleep(50);
+  t.same(
+    held.map((h) => h.closed),
+    [true, false, false, false, false, false, false, false],
+    'the oldest slow client made room',
+  );
+  // the served connection closed (Connection: close): its slot goes to a new slow client
+  const late = await slowClient(port, '127.0.0.4');
+  held.push(late);
+  await sleep(50);
+  t.notOk(late.closed, 'a free slot: nobody evicted');
+  const second = await raw(port, OK, 2000, 0, '127.0.0.2');
+  t.match(second.text, /^HTTP\/1\.1 200 /);
+  await sleep(50);
+  t.same(
+    held.map((h) => h.closed),
+    [true, true, false, false, false, false, false, false, false],
+    'then the next oldest',
+  );
   t.match(
-    (await raw(port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')).text,
-    /^HTTP\/1\.1 200/,
+    await registry.metrics(),
+    /http_connections_shed_total\{reason="evicted_header_incomplete"\} 2/,
   );
 });
 
-t.test('HTTPS with a per-site certificate (SNI) and the HTTP redirect', async (t) => {
+t.test(
+  'maxConnections: when every slot is mid-response the new connection is dropped',
+  async (t) => {
+    const registry = new Registry();
+    const { svc, port } = await start(
+      fixtureConfig((d) => (d.limits = { maxConnections: 1 })),
+      registry,
+    );
+    const busy = connect(port, '127.0.0.1');
+    busy.on('error', () => undefined);
+    t.teardown(() => {
+      busy.destroy();
+      return svc.stop();
+    });
+    await new Promise((r) => busy.once('connect', r));
+    pipelinedDownloads(busy);
+    await sleep(300);
+    const refused = await raw(port, OK, 1500);
+    t.ok(refused.closed);
+    t.equal(refused.text, '');
+    t.notOk(busy.destroyed, 'the busy connection is kept');
+    const m = await registry.metrics();
+    t.match(m, /http_connections_shed_total\{reason="max_connections"\} 1/);
+    t.match(m, /http_client_errors_total\{status="503"\} 1/);
+    busy.destroy();
+    await sleep(100);
+    t.match((await raw(port, OK)).text, /^HTTP\/1\.1 200/);
+  },
+);
+
+/** Self-signed certificates for www and web1 under the fixture's tls/ (made once). */
+function makeCertificates(): void {
   const tls = join(f.dir, 'tls');
+  if (existsSync(join(tls, 'www.crt'))) return;
   mkdirSync(tls, { recursive: true });
   for (const name of ['web1', 'www']) {
     execFileSync(
@@ -256,6 +375,10 @@ t.test('HTTPS with a per-site certificate (SNI) and the HTTP redirect', async (t
       { stdio: 'ignore' },
     );
   }
+}
+
+t.test('HTTPS with a per-site certificate (SNI) and the HTTP redirect', async (t) => {
+  makeCertificates();
   const { svc, port } = await start(
     fixtureConfig((d) => {
       d.https = { enabled: true, address: '127.0.0.1', port: 0 };
@@ -306,5 +429,78 @@ t.test('HTTPS with a per-site certificate (SNI) and the HTTP redirect', async (t
       `^HTTP/1\\.1 301 [\\s\\S]*location: https://web1\\.TIC2023\\.com:${sport}/x\\?y`,
       'i',
     ),
+  );
+});
+
+t.test('HTTPS listener: the same limits, counted on the TCP socket under TLS', async (t) => {
+  makeCertificates();
+  const registry = new Registry();
+  const { svc } = await start(
+    fixtureConfig((d) => {
+      d.https = { enabled: true, address: '127.0.0.1', port: 0 };
+      d.sites[0].tls = { cert: 'tls/www.crt', key: 'tls/www.key' };
+      d.limits = { maxConnections: 2, maxConnectionsPerSource: 0, headersTimeoutMs: 20000 };
+    }),
+    registry,
+  );
+  const sport = svc.addresses().https!.port;
+  // mid-response over TLS: only seen as busy if the request is tied to its TCP socket
+  const busy = tlsConnect({
+    port: sport,
+    host: '127.0.0.1',
+    servername: 'www.TIC2023.com',
+    rejectUnauthorized: false,
+  });
+  busy.on('error', () => undefined);
+  const held: Held[] = [];
+  t.teardown(() => {
+    busy.destroy();
+    held.forEach((h) => h.socket.destroy());
+    return svc.stop();
+  });
+  await new Promise((r) => busy.once('secureConnect', r));
+  pipelinedDownloads(busy);
+  await sleep(300);
+  // slow clients that never start the TLS handshake
+  held.push(await slowClient(sport, '127.0.0.1', false));
+  await sleep(50);
+  held.push(await slowClient(sport, '127.0.0.1', false));
+  await sleep(100);
+  t.same(
+    held.map((h) => h.closed),
+    [true, false],
+    'the waiting one is evicted, not the older busy one',
+  );
+  t.notOk(busy.destroyed, 'the busy TLS connection is kept');
+  const get = await new Promise<number>((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port: sport,
+        path: '/',
+        localAddress: '127.0.0.2',
+        servername: 'www.TIC2023.com',
+        headers: { host: 'www.TIC2023.com', connection: 'close' },
+        rejectUnauthorized: false,
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  t.equal(get, 200, 'a new HTTPS client is served');
+  await sleep(50);
+  t.same(
+    held.map((h) => h.closed),
+    [true, true],
+  );
+  t.notOk(busy.destroyed);
+  t.match(
+    await registry.metrics(),
+    /http_connections_shed_total\{reason="evicted_header_incomplete"\} 2/,
   );
 });

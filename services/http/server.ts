@@ -11,7 +11,16 @@
  *   idleTimeoutMs      → socket closed after that much inactivity mid-request/response
  *   keepAliveTimeoutMs → idle keep-alive connections closed (reference: 65 s)
  *   keepAliveRequests  → connection closed after that many requests (nginx keepalive_requests)
- *   maxConnections     → further connections are dropped at accept (nginx worker_connections)
+ *   maxConnections     → at the cap, the connection waiting longest for a request head is
+ *                        closed to admit the new one; refused only when all are mid-request
+ *                        (nginx worker_connections + reusable connections; connection-slots.ts)
+ *   maxConnectionsPerSource → more connections from one client address (both listeners
+ *                        together) are closed at accept (nginx limit_conn)
+ *
+ * The two connection limits are enforced here, not by Node's `server.maxConnections`
+ * (which can only refuse the newcomer): every accepted TCP socket takes a slot, Node's
+ * 'request' event (the head is complete) marks it busy, the end of its response marks it
+ * waiting again. Closed connections are counted in http_connections_shed_total{reason}.
  *
  * Malformed requests get 400 from the `clientError` handler (RFC 9112 §2.2, §3); responses
  * written there close the connection (§9.6). Each refusal is counted in
@@ -27,6 +36,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { HttpConfig } from './config.js';
+import { ConnectionsPerSource } from '../../src/net/connections-per-source.js';
+import { LogLimit } from '../../src/log-limit.js';
+import { ConnectionSlots, type ShedReason } from './connection-slots.js';
 import { defaultErrorBody, reasonPhrase } from './error-page.js';
 import { closeUpstreams } from './upstream-adapter.js';
 
@@ -59,6 +71,14 @@ export function overflowStatus(rawPacket: Buffer | undefined, maxHeaderBytes: nu
   return nl === -1 || nl >= maxHeaderBytes ? 414 : 431;
 }
 
+/**
+ * The TCP socket under a request's socket: HTTPS requests arrive on a TLSSocket wrapping
+ * the socket the listener accepted (Node keeps it as `_parent`), plain HTTP on that socket.
+ */
+function transportOf(socket: Socket): Socket {
+  return (socket as Socket & { _parent?: Socket | null })._parent ?? socket;
+}
+
 export function createHttpServer(cfg: HttpConfig, app: FastifyInstance, log: Logger): HttpServer {
   const l = cfg.limits;
   const state = app.http;
@@ -88,16 +108,47 @@ export function createHttpServer(cfg: HttpConfig, app: FastifyInstance, log: Log
     requireHostHeader: false, // app.ts answers 400 itself, so inject() and sockets agree
   };
 
+  // one count per client address for both listeners, like one nginx limit_conn zone
+  const perSource = new ConnectionsPerSource(l.maxConnectionsPerSource);
+  // a flood of refused connections (from any number of addresses) logs a few lines per
+  // reason a minute, then a count; the counters have the totals
+  const logLimit = new LogLimit({ intervalMs: 60_000, burst: 5 });
+  const shed = (reason: ShedReason, remote: string | undefined): void => {
+    metrics.connectionShed(reason);
+    // kept as before: a refusal at maxConnections is also a 503 client error
+    if (reason === 'max_connections') metrics.clientError(503);
+    const { write, suppressed } = logLimit.admit(reason, Date.now());
+    if (write) log.warn({ reason, remote, suppressed }, 'connection closed by limit');
+  };
+
   function harden(server: Server): void {
     server.keepAliveTimeout = l.keepAliveTimeoutMs;
     server.maxRequestsPerSocket = l.keepAliveRequests;
-    server.maxConnections = l.maxConnections;
     server.setTimeout(l.idleTimeoutMs);
+    const slots = new ConnectionSlots<Socket>(l.maxConnections, perSource);
+    // 'connection' is the accepted TCP socket on both listeners (before any TLS handshake)
     server.on('connection', (s: Socket) => {
       metrics.connections++;
-      s.once('close', () => metrics.connections--);
+      s.once('close', () => {
+        metrics.connections--;
+        slots.close(s);
+      });
+      const admission = slots.open(s, s.remoteAddress);
+      if (!admission.accept) {
+        shed(admission.reason, s.remoteAddress);
+        s.destroy();
+        return;
+      }
+      if (admission.evict !== undefined) {
+        shed('evicted_header_incomplete', admission.evict.remoteAddress);
+        admission.evict.destroy();
+      }
     });
-    server.on('drop', () => metrics.clientError(503));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const s = transportOf(req.socket);
+      slots.headReceived(s);
+      res.once('close', () => slots.responseDone(s));
+    });
     server.on(
       'clientError',
       (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
