@@ -213,6 +213,12 @@ export const FtpConfig = Type.Object(
           minimum: 0,
           description: 'Delay before a 530 (vsftpd delay_failed_login=1 s)',
         }),
+        loginTimeoutMs: Type.Integer({
+          default: 30000,
+          minimum: 100,
+          description:
+            'Time from connect to a completed USER/PASS; then 421 and close, so connections that never log in cannot hold every slot (OpenSSH LoginGraceTime, Postfix smtpd_timeout; vsftpd has only idle_session_timeout=300 s)',
+        }),
         idleTimeoutMs: Type.Integer({
           default: 300000,
           minimum: 100,
@@ -239,6 +245,77 @@ export const FtpConfig = Type.Object(
           default: 64,
           minimum: 1,
           description: 'Pipelined commands held while one runs; more get 421',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    loginBackoff: Type.Object(
+      {
+        findTimeMs: Type.Integer({
+          default: 600000,
+          minimum: 1000,
+          description: 'Window in which failures are counted (fail2ban findtime=10 min)',
+        }),
+        banTimeMs: Type.Integer({
+          default: 600000,
+          minimum: 1000,
+          description:
+            'How long a banned key is refused without checking the password (fail2ban bantime=10 min)',
+        }),
+        delayMs: Type.Integer({
+          default: 1000,
+          minimum: 0,
+          description:
+            'Delay after the first failure of a source (or account and source), doubled per further failure (vsftpd delay_failed_login=1 s, but per source, not per connection)',
+        }),
+        maxDelayMs: Type.Integer({
+          default: 10000,
+          minimum: 0,
+          description:
+            'Cap on the growing delay; keep it below limits.loginTimeoutMs (OpenSSH caps its per-failure delay the same way)',
+        }),
+        maxFailuresPerSource: Type.Integer({
+          default: 10,
+          minimum: 1,
+          description:
+            'Failures of one source address (any account) within findTimeMs that ban it; its new connections then get 421 (fail2ban vsftpd jail, maxretry per IP)',
+        }),
+        maxFailuresPerAccountSource: Type.Integer({
+          default: 5,
+          minimum: 1,
+          description:
+            'Failures for one account from one source that ban that pair (fail2ban maxretry=5); other sources may still log in to the account',
+        }),
+        maxFailuresPerAccount: Type.Integer({
+          default: 30,
+          minimum: 1,
+          description:
+            'Checked failures for one account from all sources that ban the account itself (pam_faillock deny, higher so one attacker cannot lock the real user out)',
+        }),
+      },
+      {
+        default: {},
+        additionalProperties: false,
+        description: 'Shared failed-login back-off and bans (RFC 2577 §4), see README',
+      },
+    ),
+    siteChmod: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description: 'Allow SITE CHMOD to users with write permission (vsftpd chmod_enable=YES)',
+        }),
+        fileModeMask: Type.String({
+          default: '0644',
+          pattern: '^[0-7]{3,4}$',
+          description:
+            'Bits SITE CHMOD may set on a file; a mode with others is refused 550 (vsftpd file_open_mode=0666 with local_umask=022 gives 0644)',
+        }),
+        dirModeMask: Type.String({
+          default: '0755',
+          pattern: '^[0-7]{3,4}$',
+          description:
+            'Bits SITE CHMOD may set on a folder below the home; the home itself is never changed',
         }),
       },
       { default: {}, additionalProperties: false },

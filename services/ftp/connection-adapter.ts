@@ -46,6 +46,8 @@ import { listLine, mlsxLine, globMatch } from './listing.js';
 import { xferlogLine, ctime } from './xferlog.js';
 import { RateLimiter } from './rate-limit.js';
 import { baseName } from './virtual-path.js';
+import type { LoginGuard, LoginVerdict } from './login-guard.js';
+import type { LogLimit } from '../../src/log-limit.js';
 
 export interface ConnectionContext {
   readonly sessionOptions: Omit<SessionOptions, 'peerAddress' | 'localAddress'>;
@@ -61,6 +63,10 @@ export interface ConnectionContext {
   readonly clock: Clock;
   readonly protocolLog: LogFile | undefined;
   readonly xferlog: LogFile | undefined;
+  /** Failed-login back-off shared by all sessions (per source, account+source, account). */
+  readonly loginGuard: LoginGuard;
+  /** Rate limit for repeated warning lines (hostile clients must not fill the log). */
+  readonly logLimit: LogLimit;
 }
 
 const KNOWN_VERBS = new Set<string>(COMMANDS);
@@ -265,15 +271,20 @@ export class FtpConnection {
         break;
       case 'login-failed':
         m.logins.inc(['failed', /^(anonymous|ftp)$/i.test(e.user) ? 'anonymous' : 'user']);
-        this.log.warn({ user: e.user }, 'login failed');
+        this.warn({ user: e.user }, 'login failed');
         break;
       case 'refused':
         m.refused.inc([e.reason.replace('-', '_')]);
-        this.log.warn({ reason: e.reason }, 'data connection request refused');
+        this.warn({ reason: e.reason }, 'data connection request refused');
+        break;
+      case 'rejected':
+        m.rejected.inc([e.reason.replace('-', '_')]);
+        this.warn({ reason: e.reason }, 'request rejected');
         break;
       case 'timeout':
         m.timeouts.inc([e.which.replace('-', '_')]);
-        this.log.info({ which: e.which }, 'timeout');
+        if (e.which === 'login') this.warn({ which: e.which }, 'timeout');
+        else this.log.info({ which: e.which }, 'timeout');
         break;
     }
   }
@@ -320,14 +331,48 @@ export class FtpConnection {
     });
   }
 
+  /** A warn line, rate-limited per message (src/log-limit.ts). */
+  private warn(fields: Record<string, unknown>, msg: string): void {
+    const { write, suppressed } = this.ctx.logLimit.admit(msg, this.ctx.clock.now());
+    if (write) this.log.warn(suppressed > 0 ? { ...fields, suppressed } : fields, msg);
+  }
+
+  private verdict(user: string, v: LoginVerdict): void {
+    for (const key of v.newBans) {
+      this.ctx.metrics.bans.inc([key.replace('-', '_')]);
+      this.warn({ user, key }, 'login banned');
+    }
+  }
+
   private async checkPassword(user: string, password: string): Promise<void> {
+    const guard = this.ctx.loginGuard;
+    const refused = guard.admit(user, this.peer, this.ctx.clock.now());
+    if (refused) {
+      // Blocked (delay or ban): 530 without checking the password, so guesses made while
+      // blocked can never succeed.
+      this.ctx.metrics.loginRefused.inc([refused.blockedBy!.replace('-', '_')]);
+      this.warn({ user, blockedBy: refused.blockedBy }, 'login refused unchecked');
+      this.verdict(user, refused);
+      return this.feed({
+        kind: 'password-checked',
+        account: undefined,
+        delayMs: refused.delayMs,
+        close: refused.banned,
+      });
+    }
     const acct = await this.ctx.accounts.check(user, password);
+    const v = guard.result(user, this.peer, acct !== undefined, this.ctx.clock.now());
+    this.verdict(user, v);
     if (acct) {
       this.account = acct;
       this.home = new HomeFs(acct.homeReal, this.ctx.umask);
       if (acct.quotaBytes > 0) await this.ctx.quota.prime(acct.name, acct.homeReal);
     }
-    this.feed({ kind: 'password-checked', account: acct });
+    this.feed({
+      kind: 'password-checked',
+      account: acct,
+      ...(acct ? {} : { delayMs: v.delayMs, close: v.banned }),
+    });
   }
 
   private async runFs(op: FsOp): Promise<void> {
@@ -364,7 +409,7 @@ export class FtpConnection {
             result = { ok: true };
             break;
           case 'chmod':
-            await home.chmod(op.path, op.mode);
+            await home.chmod(op.path, op.mode, op.fileMask, op.dirMask);
             result = { ok: true };
             break;
         }

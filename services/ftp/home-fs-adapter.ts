@@ -162,8 +162,17 @@ export class HomeFs {
     await rename(a.real, b.real);
   }
 
-  async chmod(vpath: string, mode: number): Promise<void> {
-    await chmod(await this.resolveExisting(vpath), mode);
+  /**
+   * SITE CHMOD on an object strictly below the home, after resolving symlinks (a link to
+   * "." or ".." is the home, and refused), with only the bits its type's mask allows.
+   */
+  async chmod(vpath: string, mode: number, fileMask: number, dirMask: number): Promise<void> {
+    const real = await this.resolveExisting(vpath);
+    if (real === this.homeReal) throw new FsFailure('denied');
+    const st = await stat(real);
+    const mask = st.isDirectory() ? dirMask : st.isFile() ? fileMask : 0;
+    if (mask === 0 || (mode & ~mask) !== 0) throw new FsFailure('denied');
+    await chmod(real, mode);
   }
 
   /** Open a regular file for RETR (O_NOFOLLOW on the resolved path). */

@@ -16,6 +16,9 @@ export interface FtpMetrics {
   readonly timeouts: FastCounter<'which'>;
   readonly activeTransfers: Gauge;
   readonly errors: FastCounter<'where'>;
+  readonly loginRefused: FastCounter<'reason'>;
+  readonly bans: FastCounter<'key'>;
+  readonly rejected: FastCounter<'reason'>;
 }
 
 export function createFtpMetrics(registry: Registry): FtpMetrics {
@@ -27,7 +30,7 @@ export function createFtpMetrics(registry: Registry): FtpMetrics {
     }),
     connections: new FastCounter(
       'ftp_connections_total',
-      'Control connections, by result (accepted, too_many, too_many_per_ip)',
+      'Control connections, by result (accepted, too_many, too_many_per_ip, banned)',
       ['result'],
       registry,
     ),
@@ -63,7 +66,7 @@ export function createFtpMetrics(registry: Registry): FtpMetrics {
     ),
     timeouts: new FastCounter(
       'ftp_timeouts_total',
-      'Sessions or transfers ended by a timer (idle, data, data_open)',
+      'Sessions or transfers ended by a timer (login, idle, data, data_open)',
       ['which'],
       registry,
     ),
@@ -76,6 +79,24 @@ export function createFtpMetrics(registry: Registry): FtpMetrics {
       'ftp_internal_errors_total',
       'Bugs caught at the adapter (answered 451/500)',
       ['where'],
+      registry,
+    ),
+    loginRefused: new FastCounter(
+      'ftp_login_refused_total',
+      'PASS answered 530 without checking the password, by the key that blocked it (source, account_source, account)',
+      ['reason'],
+      registry,
+    ),
+    bans: new FastCounter(
+      'ftp_login_bans_total',
+      'Failed-login bans started, by key (source, account_source, account)',
+      ['key'],
+      registry,
+    ),
+    rejected: new FastCounter(
+      'ftp_requests_rejected_total',
+      'Commands refused for safety, by reason (chmod_disabled, chmod_home, chmod_mode, bad_name)',
+      ['reason'],
       registry,
     ),
   };

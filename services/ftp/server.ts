@@ -4,8 +4,10 @@
  *
  * Limits at accept time (RFC 959 §5.4 lets the server answer 421 "Service not
  * available, closing control connection"): `maxClients` (vsftpd max_clients) and
- * `maxPerIp` (vsftpd max_per_ip), with vsftpd's texts. Everything per session lives in
- * connection-adapter.ts.
+ * `maxPerIp` (vsftpd max_per_ip, counted by src/net/connections-per-source.ts), with
+ * vsftpd's texts, and sources banned by the failed-login back-off (fail2ban blocks them
+ * at the firewall; here they get 421 at once and hold no session). Everything per session
+ * lives in connection-adapter.ts; the back-off (login-guard.ts) is shared by all of them.
  */
 import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -22,6 +24,9 @@ import { FtpConnection, type ConnectionContext } from './connection-adapter.js';
 import { LogFile } from './log-file-adapter.js';
 import { canonicalAddress } from './data-address.js';
 import { reply } from './reply.js';
+import { LoginGuard } from './login-guard.js';
+import { ConnectionsPerSource } from '../../src/net/connections-per-source.js';
+import { LogLimit } from '../../src/log-limit.js';
 
 export interface FtpServerDeps {
   readonly log: Logger;
@@ -34,7 +39,9 @@ export interface FtpServerDeps {
 export class FtpServer {
   private readonly listeners: Server[] = [];
   private readonly conns = new Set<FtpConnection>();
-  private readonly perIp = new Map<string, number>();
+  private perSource = new ConnectionsPerSource(0);
+  /** 10 lines per message per 10 s, as journald's RateLimitBurst per interval. */
+  private readonly logLimit = new LogLimit({ intervalMs: 10_000, burst: 10 });
   private ctx: ConnectionContext | undefined;
   private nextId = 1;
   private started = false;
@@ -60,6 +67,9 @@ export class FtpServer {
     const logFile = (p: string | null): LogFile | undefined =>
       p === null ? undefined : new LogFile(resolve(deps.dataDir, p), deps.log);
     const l = cfg.limits;
+    this.perSource = new ConnectionsPerSource(l.maxPerIp);
+    const b = cfg.loginBackoff;
+    const mask = (m: string): number => parseInt(m, 8) & 0o777;
     this.ctx = {
       sessionOptions: {
         banner: cfg.banner,
@@ -75,7 +85,21 @@ export class FtpServer {
         dataTimeoutMs: l.dataTimeoutMs,
         dataOpenTimeoutMs: l.dataOpenTimeoutMs,
         maxQueuedLines: l.maxQueuedLines,
+        loginTimeoutMs: l.loginTimeoutMs,
+        chmodEnabled: cfg.siteChmod.enabled,
+        chmodFileMask: mask(cfg.siteChmod.fileModeMask),
+        chmodDirMask: mask(cfg.siteChmod.dirModeMask),
       },
+      loginGuard: new LoginGuard({
+        findTimeMs: b.findTimeMs,
+        banTimeMs: b.banTimeMs,
+        delayMs: b.delayMs,
+        maxDelayMs: b.maxDelayMs,
+        maxFailuresPerSource: b.maxFailuresPerSource,
+        maxFailuresPerAccountSource: b.maxFailuresPerAccountSource,
+        maxFailuresPerAccount: b.maxFailuresPerAccount,
+      }),
+      logLimit: this.logLimit,
       maxLineBytes: l.maxLineBytes,
       umask: parseInt(cfg.umask, 8),
       activeSourcePort: cfg.active.sourcePort,
@@ -128,26 +152,33 @@ export class FtpServer {
     const l = this.cfg.limits;
     const refuse = (result: string, text: string): void => {
       this.deps.metrics.connections.inc([result]);
-      this.deps.log.warn({ client: ip, result }, 'connection refused');
+      const { write, suppressed } = this.logLimit.admit(
+        `connection refused ${result}`,
+        this.deps.clock.now(),
+      );
+      if (write)
+        this.deps.log.warn(
+          { client: ip, result, ...(suppressed > 0 ? { suppressed } : {}) },
+          'connection refused',
+        );
+      // RFC 959 §5.4: "421 Service not available, closing control connection".
       s.end(reply(421, text).text);
       setTimeout(() => s.destroy(), 1000).unref();
     };
     if (this.conns.size >= l.maxClients)
       return refuse('too_many', 'There are too many connected users, please try later.');
-    const n = this.perIp.get(ip) ?? 0;
-    if (n >= l.maxPerIp)
+    if (ctx.loginGuard.sourceBanned(ip, this.deps.clock.now()))
+      return refuse('banned', 'Too many failed logins from your internet address.');
+    if (!this.perSource.acquire(ip))
       return refuse(
         'too_many_per_ip',
         'There are too many connections from your internet address.',
       );
-    this.perIp.set(ip, n + 1);
     this.deps.metrics.connections.inc(['accepted']);
     this.deps.metrics.sessions.inc();
     const conn = new FtpConnection(s, ctx, this.nextId++, () => {
       this.conns.delete(conn);
-      const left = (this.perIp.get(ip) ?? 1) - 1;
-      if (left <= 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, left);
+      this.perSource.release(ip);
       this.deps.metrics.sessions.dec();
     });
     this.conns.add(conn);

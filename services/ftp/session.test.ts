@@ -22,6 +22,10 @@ const OPTS: SessionOptions = {
   dataTimeoutMs: 300_000,
   dataOpenTimeoutMs: 60_000,
   maxQueuedLines: 4,
+  loginTimeoutMs: 30_000,
+  chmodEnabled: true,
+  chmodFileMask: 0o644,
+  chmodDirMask: 0o755,
 };
 const ADMIN: Account = {
   name: 'admin',
@@ -247,4 +251,111 @@ t.test('misc replies: HELP, ACCT, TYPE, REST, OPTS MLST, USER twice', async (t) 
   t.same(r('SITE CHMOD 9 x'), ['501 SITE CHMOD needs 2 arguments.']);
   t.same(r('RNTO x'), ['503 RNFR required first.']);
   t.same(r('ABOR'), ['225 No transfer to ABOR.']);
+});
+
+t.test('login timeout: no USER/PASS within loginTimeoutMs gets 421 and close', async (t) => {
+  const s = new FtpSession({ ...OPTS, loginTimeoutMs: 30_000 }, 0);
+  s.greet();
+  t.equal(s.nextTimeout(), 30_000, 'armed before any command (idle is 300 s)');
+  // Activity does not extend it: it bounds connect-to-login, not idleness.
+  t.same(replies(s.handle({ kind: 'line', line: 'NOOP' }, 29_000)), ['200 NOOP ok.']);
+  t.equal(s.nextTimeout(), 30_000);
+  t.same(replies(s.handleTimeout(29_999)), []);
+  const o = s.handleTimeout(30_000);
+  t.same(replies(o), ['421 Login timeout.']);
+  t.same(effects(o), ['close']);
+  t.ok(
+    o.some((x) => x.kind === 'event' && x.event.kind === 'timeout' && x.event.which === 'login'),
+  );
+  t.ok(s.closed);
+
+  // Also while the password check is outstanding (a slow or stalled check).
+  const s2 = new FtpSession(OPTS, 0);
+  s2.handle({ kind: 'line', line: 'USER admin' }, 0);
+  s2.handle({ kind: 'line', line: 'PASS x' }, 0);
+  t.equal(s2.nextTimeout(), 30_000);
+  t.same(replies(s2.handleTimeout(30_000)), ['421 Login timeout.']);
+  t.same(replies(s2.handle({ kind: 'password-checked', account: ADMIN }, 30_001)), []);
+
+  // Logged in in time: only the idle timer remains.
+  const { s: s3 } = loggedIn();
+  t.equal(s3.nextTimeout(), 300_000);
+  t.same(replies(s3.handleTimeout(30_000)), []);
+  t.notOk(s3.closed);
+});
+
+t.test('shared back-off: a longer delay is honoured and a ban closes at once', async (t) => {
+  const s = new FtpSession(OPTS, 0);
+  s.handle({ kind: 'line', line: 'USER admin' }, 0);
+  s.handle({ kind: 'line', line: 'PASS bad' }, 0);
+  s.handle({ kind: 'password-checked', account: undefined, delayMs: 4000 }, 0);
+  t.equal(s.nextTimeout(), 4000, 'the shared delay, not the 1 s per-session one');
+  t.same(replies(s.handleTimeout(4000)), ['530 Login incorrect.']);
+  t.notOk(s.closed, 'first failure of three, no ban');
+  s.handle({ kind: 'line', line: 'USER admin' }, 4000);
+  s.handle({ kind: 'line', line: 'PASS bad' }, 4000);
+  s.handle({ kind: 'password-checked', account: undefined, delayMs: 0, close: true }, 4000);
+  const o = s.handleTimeout(5000);
+  t.same(replies(o), ['530 Login incorrect.']);
+  t.same(effects(o), ['close'], 'banned: closed on the second failure');
+});
+
+t.test('SITE CHMOD: never the home, only modes within the masks', async (t) => {
+  const { s } = loggedIn();
+  const r = (line: string): SessionOutput[] => s.handle({ kind: 'line', line }, 0);
+  for (const target of ['../../..', '/', '.', 'sub/..', '/../..']) {
+    const o = r(`SITE CHMOD 755 ${target}`);
+    t.same(replies(o), ['550 SITE CHMOD command failed.'], `home via ${target}`);
+    t.same(effects(o), [], 'no fs effect');
+  }
+  t.same(replies(r('SITE CHMOD 777 a.txt')), ['550 Permission denied.'], 'world-writable');
+  t.same(replies(r('SITE CHMOD 4755 a.txt')), ['550 Permission denied.'], 'set-uid');
+  const o = r('SITE CHMOD 600 a.txt');
+  const fs = o.find((x) => x.kind === 'fs');
+  t.same(fs?.kind === 'fs' ? fs.op : undefined, {
+    op: 'chmod',
+    path: '/a.txt',
+    mode: 0o600,
+    fileMask: 0o644,
+    dirMask: 0o755,
+  });
+  t.same(replies(s.handle({ kind: 'fs-done', result: { ok: true } }, 0)), [
+    '200 SITE CHMOD command ok.',
+  ]);
+  r('SITE CHMOD 755 a.txt');
+  t.same(
+    replies(s.handle({ kind: 'fs-done', result: { ok: false, error: 'denied' } }, 0)),
+    ['550 Permission denied.'],
+    'the adapter refuses 0755 on a file',
+  );
+  const off = loggedIn({ chmodEnabled: false }).s;
+  t.same(replies(off.handle({ kind: 'line', line: 'SITE CHMOD 600 a.txt' }, 0)), [
+    '550 Permission denied.',
+  ]);
+});
+
+t.test('control bytes in created names: 553', async (t) => {
+  const { s } = loggedIn();
+  s.handle({ kind: 'line', line: 'PASV' }, 0);
+  s.handle({ kind: 'passive-ready', port: 40000 }, 0);
+  for (const line of [
+    'MKD a\u0001b',
+    'MKD evil\u001b[2J',
+    'XMKD x\u007f',
+    'MKD c1\u009b',
+    'STOR f\u0007.txt',
+    'APPE f\u0000',
+    'STOU t\u001f',
+  ]) {
+    const o = s.handle({ kind: 'line', line }, 0);
+    t.same(replies(o), ['553 File name not allowed.'], JSON.stringify(line));
+    t.same(effects(o), [], 'no effect');
+  }
+  s.handle({ kind: 'line', line: 'RNFR a.txt' }, 0);
+  s.handle({ kind: 'fs-done', result: { ok: true, stat: undefined } }, 0);
+  t.same(replies(s.handle({ kind: 'line', line: 'RNTO b\u0005' }, 0)), [
+    '553 File name not allowed.',
+  ]);
+  const o = s.handle({ kind: 'line', line: 'MKD café' }, 0);
+  t.same(effects(o), ['fs'], 'non-ASCII printable names are fine');
 });

@@ -66,6 +66,8 @@ export interface SessionOptions {
   readonly maxLoginFails: number;
   /** vsftpd delay_failed_login (1 s). */
   readonly failedLoginDelayMs: number;
+  /** Connect to completed login, then 421 (OpenSSH LoginGraceTime; 30 s). */
+  readonly loginTimeoutMs: number;
   /** vsftpd idle_session_timeout (300 s). */
   readonly idleTimeoutMs: number;
   /** vsftpd data_connection_timeout (300 s). */
@@ -74,6 +76,11 @@ export interface SessionOptions {
   readonly dataOpenTimeoutMs: number;
   /** Lines held while busy (bounded memory; each line ≤ the framer's limit). */
   readonly maxQueuedLines: number;
+  /** SITE CHMOD allowed at all (vsftpd chmod_enable). */
+  readonly chmodEnabled: boolean;
+  /** Bits SITE CHMOD may set on files / folders (others: 550). */
+  readonly chmodFileMask: number;
+  readonly chmodDirMask: number;
 }
 
 export type FsError =
@@ -86,7 +93,14 @@ export type FsOp =
   | { readonly op: 'rmdir'; readonly path: string }
   | { readonly op: 'delete'; readonly path: string }
   | { readonly op: 'rename'; readonly from: string; readonly to: string }
-  | { readonly op: 'chmod'; readonly path: string; readonly mode: number };
+  | {
+      readonly op: 'chmod';
+      readonly path: string;
+      readonly mode: number;
+      /** Allowed bits by the object's type; the adapter checks after resolving it. */
+      readonly fileMask: number;
+      readonly dirMask: number;
+    };
 
 export type FsResult =
   | { readonly ok: true; readonly stat?: EntryInfo; readonly entries?: readonly EntryInfo[] }
@@ -119,7 +133,14 @@ export type TransferOutcome =
 export type SessionInput =
   | { readonly kind: 'line'; readonly line: string }
   | { readonly kind: 'line-too-long' }
-  | { readonly kind: 'password-checked'; readonly account: Account | undefined }
+  | {
+      readonly kind: 'password-checked';
+      readonly account: Account | undefined;
+      /** Shared back-off (login-guard.ts): hold the 530 this long at least. */
+      readonly delayMs?: number;
+      /** A ban is in force: close after the 530. */
+      readonly close?: boolean;
+    }
   | { readonly kind: 'fs-done'; readonly result: FsResult }
   | { readonly kind: 'passive-ready'; readonly port: number }
   | { readonly kind: 'passive-failed' }
@@ -146,7 +167,11 @@ export type SessionEvent =
       readonly kind: 'refused';
       readonly reason: 'bounce' | 'privileged-port' | 'disabled' | 'epsv-all';
     }
-  | { readonly kind: 'timeout'; readonly which: 'idle' | 'data' | 'data-open' };
+  | { readonly kind: 'timeout'; readonly which: 'login' | 'idle' | 'data' | 'data-open' }
+  | {
+      readonly kind: 'rejected';
+      readonly reason: 'chmod-disabled' | 'chmod-home' | 'chmod-mode' | 'bad-name';
+    };
 
 export type SessionOutput =
   | { readonly kind: 'reply'; readonly reply: Reply }
@@ -267,6 +292,7 @@ export class FtpSession {
   private transfer: Transfer | undefined;
   private nextId = 1;
   private idleDeadline: number;
+  private readonly loginDeadline: number;
   private closeAfterTransfer = false;
 
   private out: SessionOutput[] = [];
@@ -279,6 +305,7 @@ export class FtpSession {
   ) {
     this.now = now;
     this.idleDeadline = now + opts.idleTimeoutMs;
+    this.loginDeadline = now + opts.loginTimeoutMs;
     this.peer = canonicalAddress(opts.peerAddress) ?? { host: opts.peerAddress, family: 4 };
   }
 
@@ -314,7 +341,7 @@ export class FtpSession {
       case 'password-checked':
         if (this.waiting === 'password') {
           this.waiting = undefined;
-          this.onPasswordChecked(input.account);
+          this.onPasswordChecked(input.account, input.delayMs ?? 0, input.close ?? false);
         }
         break;
       case 'fs-done':
@@ -370,6 +397,15 @@ export class FtpSession {
 
   nextTimeout(): number | undefined {
     if (this.phase === 'closed') return undefined;
+    const t = this.sessionTimeout();
+    // Before login the grace deadline runs whatever else is pending (a slow password
+    // check, a login delay): it bounds how long an unauthenticated client holds a slot.
+    if (this.phase !== 'ready')
+      return t === undefined ? this.loginDeadline : Math.min(t, this.loginDeadline);
+    return t;
+  }
+
+  private sessionTimeout(): number | undefined {
     if (this.delayUntil !== undefined) return this.delayUntil;
     if (this.transfer) return this.transfer.deadline;
     if (this.waiting !== undefined) return undefined; // the adapter owes us an answer
@@ -380,7 +416,16 @@ export class FtpSession {
     this.now = now;
     this.out = [];
     if (this.phase === 'closed') return this.out;
-    if (this.delayUntil !== undefined) {
+    if (this.phase !== 'ready' && now >= this.loginDeadline) {
+      // RFC 959 §5.4: 421 "Service not available, closing control connection" may answer
+      // any command; here the client did not log in within limits.loginTimeoutMs.
+      this.waiting = undefined;
+      this.delayUntil = undefined;
+      this.delayed = undefined;
+      this.event({ kind: 'timeout', which: 'login' });
+      this.send(421, 'Login timeout.');
+      this.close();
+    } else if (this.delayUntil !== undefined) {
       if (now >= this.delayUntil) {
         const f = this.delayed;
         this.delayUntil = undefined;
@@ -656,7 +701,7 @@ export class FtpSession {
     this.out.push({ kind: 'check-password', user: this.user, password: arg });
   }
 
-  private onPasswordChecked(account: Account | undefined): void {
+  private onPasswordChecked(account: Account | undefined, delayMs: number, ban: boolean): void {
     if (account) {
       this.account = account;
       this.phase = 'ready';
@@ -672,10 +717,12 @@ export class FtpSession {
     this.event({ kind: 'login-failed', user: this.user });
     this.phase = 'need-user';
     const fails = this.failedLogins;
-    this.delayUntil = this.now + this.opts.failedLoginDelayMs;
+    // The shared back-off (per source, per account and source) may ask for more than
+    // this connection's own delay; a banned attempt closes like the last allowed failure.
+    this.delayUntil = this.now + Math.max(this.opts.failedLoginDelayMs, delayMs);
     this.delayed = () => {
       this.send(530, 'Login incorrect.');
-      if (fails >= this.opts.maxLoginFails) this.close();
+      if (ban || fails >= this.opts.maxLoginFails) this.close();
     };
   }
 
@@ -800,8 +847,22 @@ export class FtpSession {
     });
   }
 
+  /**
+   * Names this server creates (MKD, STOR, APPE, STOU, RNTO) must not hold control bytes
+   * (C0, DEL, C1): they corrupt listings and terminals (vsftpd and pure-ftpd refuse them
+   * too). RFC 959 §4.2: "553 Requested action not taken. File name not allowed."
+   */
+  private badName(arg: string): boolean {
+    // eslint-disable-next-line no-control-regex
+    if (!/[\u0000-\u001f\u007f-\u009f]/.test(arg)) return false;
+    this.event({ kind: 'rejected', reason: 'bad-name' });
+    this.send(553, 'File name not allowed.');
+    return true;
+  }
+
   private cmdMkd(arg: string): void {
     if (!this.can('mkdir')) return this.send(550, 'Permission denied.');
+    if (this.badName(arg)) return;
     const p = this.path(arg);
     if (p === undefined) return;
     this.fs({ op: 'mkdir', path: p }, (r) => {
@@ -842,6 +903,7 @@ export class FtpSession {
     const from = this.renameFrom;
     this.renameFrom = undefined;
     if (from === undefined) return this.send(503, 'RNFR required first.');
+    if (this.badName(arg)) return;
     const to = this.path(arg);
     if (to === undefined) return;
     if (to === '/') return this.send(550, 'Rename failed.');
@@ -857,19 +919,47 @@ export class FtpSession {
         return this.send(214, 'CHMOD HELP');
       case 'CHMOD': {
         if (!this.can('write')) return this.send(550, 'Permission denied.');
+        if (!this.opts.chmodEnabled) {
+          // vsftpd chmod_enable=NO.
+          this.event({ kind: 'rejected', reason: 'chmod-disabled' });
+          return this.send(550, 'Permission denied.');
+        }
         const modeText = rest[0] ?? '';
         const target = rest.slice(1).join(' ');
         if (!/^[0-7]{1,4}$/.test(modeText) || target === '')
           return this.send(501, 'SITE CHMOD needs 2 arguments.');
         const p = this.path(target);
         if (p === undefined) return;
-        // Set-id and sticky bits are not the client's business: keep the 0777 part only.
-        const mode = parseInt(modeText, 8) & 0o777;
-        return this.fs({ op: 'chmod', path: p, mode }, (r) =>
-          r.ok
-            ? this.send(200, 'SITE CHMOD command ok.')
-            : this.send(550, 'SITE CHMOD command failed.'),
-        );
+        // The home (and anything "above" it, which virtual paths clamp to "/") is the
+        // user's root, not one of their files: `SITE CHMOD 777 ../../..` must not open it
+        // to every local user. Only objects strictly below it (the adapter also refuses a
+        // symlink that resolves to the home).
+        if (p === '/') {
+          this.event({ kind: 'rejected', reason: 'chmod-home' });
+          return this.send(550, 'SITE CHMOD command failed.');
+        }
+        const mode = parseInt(modeText, 8);
+        // Set-id and sticky bits, and anything the masks do not allow, are refused rather
+        // than silently dropped, so the client learns its mode was not applied.
+        if ((mode & ~(this.opts.chmodFileMask | this.opts.chmodDirMask)) !== 0) {
+          this.event({ kind: 'rejected', reason: 'chmod-mode' });
+          return this.send(550, 'Permission denied.');
+        }
+        const op: FsOp = {
+          op: 'chmod',
+          path: p,
+          mode,
+          fileMask: this.opts.chmodFileMask,
+          dirMask: this.opts.chmodDirMask,
+        };
+        return this.fs(op, (r) => {
+          if (r.ok) return this.send(200, 'SITE CHMOD command ok.');
+          if (r.error === 'denied') {
+            this.event({ kind: 'rejected', reason: 'chmod-mode' });
+            return this.send(550, 'Permission denied.');
+          }
+          return this.send(550, 'SITE CHMOD command failed.');
+        });
       }
       default:
         return this.send(500, 'Unknown SITE command.');
@@ -1046,6 +1136,7 @@ export class FtpSession {
     const isStore = kind === 'stor' || kind === 'appe' || kind === 'stou';
     if (isStore && !this.can('write')) return this.send(550, 'Permission denied.');
     if (!isStore && !this.can('read')) return this.send(550, 'Permission denied.');
+    if (isStore && this.badName(rawArg)) return;
     let arg = rawArg;
     let glob: string | undefined;
     if (kind === 'list' || kind === 'nlst') {

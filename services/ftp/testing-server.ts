@@ -68,6 +68,7 @@ export async function startFixture(
     ],
     active: { sourcePort: 0 },
     limits: { failedLoginDelayMs: 50, maxPerIp: 20 },
+    loginBackoff: { delayMs: 50, maxDelayMs: 400 },
     ...overrides,
   };
   const { value, issues } = finishConfig(FtpConfig, doc, 'ftp.yaml');
