@@ -12,6 +12,9 @@ import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect, type Socket } from 'node:net';
+import { get } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
 import { freePorts, type Daemon } from '../../src/testing/daemon.js';
 import { repoRoot, startNetsvcDir, which } from '../../bench/dns-servers.js';
@@ -465,3 +468,67 @@ function readProc(pid: number): boolean {
     return false;
   }
 }
+
+t.test('150 one-byte-a-second TCP clients do not lock dig +tcp out (issue 18)', async (t) => {
+  const srv = await startInstance(t, { env: { NETSVC_DNS__TCP__MESSAGETIMEOUTMS: '2000' } });
+  // The attacker, from 127.0.0.2: 150 connections, each starting a message and then sending
+  // one byte every 500 ms, reconnecting whenever closed; bounded to 8 s.
+  const sockets = new Set<Socket>();
+  let closedByServer = 0;
+  let stop = false;
+  const open = (): void => {
+    if (stop) return;
+    const s = connect({ host: '127.0.0.1', port: srv.port, localAddress: '127.0.0.2' });
+    sockets.add(s);
+    let tick: NodeJS.Timeout | undefined;
+    s.on('connect', () => {
+      s.write(Uint8Array.of(0x00, 0x40)); // announces a 64-byte message, never completes it
+      tick = setInterval(() => s.write(Uint8Array.of(0)), 500);
+    });
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      clearInterval(tick);
+      sockets.delete(s);
+      if (!stop) {
+        closedByServer++;
+        setTimeout(open, 50);
+      }
+    });
+  };
+  for (let i = 0; i < 150; i++) open();
+  t.teardown(() => {
+    stop = true;
+    for (const s of sockets) s.destroy();
+  });
+  await sleep(500);
+  let answered = 0;
+  for (let i = 0; i < 6; i++) {
+    const r = parseDig(
+      await run(DIG, [
+        '@127.0.0.1',
+        '-p',
+        String(srv.port),
+        '+tcp',
+        '+time=2',
+        '+tries=1',
+        Z,
+        'SOA',
+      ]),
+    );
+    if (r.status === 'NOERROR') answered++;
+    await sleep(1000);
+  }
+  stop = true;
+  for (const s of sockets) s.destroy();
+  t.equal(answered, 6, 'every dig +tcp from 127.0.0.1 answered during the attack');
+  t.ok(closedByServer >= 140, `${closedByServer} attacker connections closed by the server`);
+  const metrics = await new Promise<string>((done, fail) =>
+    get(`http://127.0.0.1:${srv.adminPort}/metrics`, (res) => {
+      let b = '';
+      res.on('data', (c: Buffer) => (b += c.toString()));
+      res.on('end', () => done(b));
+    }).on('error', fail),
+  );
+  t.match(metrics, /dns_tcp_closed_total\{reason="per_source_limit"\} [1-9]/);
+  t.match(metrics, /dns_tcp_closed_total\{reason="message_timeout"\} [1-9]/);
+});
