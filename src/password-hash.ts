@@ -69,14 +69,45 @@ function encode(x: ScryptParams, salt: Buffer, key: Buffer): string {
   return `scrypt$${x.N}$${x.r}$${x.p}$${b64(salt)}$${b64(key)}`;
 }
 
+/**
+ * One scrypt at a time per process. Each run needs 128·N·r bytes (16 MiB at the defaults);
+ * libuv runs four at once, so a guessing attack from several connections took the FTP
+ * service from 83 to 151 MB RSS, and glibc keeps freed arena memory (140 MB afterwards).
+ * Serialised, the peak is one run's worth; checks queue behind each other (30-50 ms each
+ * on a Pi), and the login guards keep the queue short by refusing banned keys unchecked.
+ */
+let scryptTail: Promise<unknown> = Promise.resolve();
+
+/** Runs in progress and the most seen at once (read by tests and nothing else). */
+export const scryptRuns = { running: 0, maxRunning: 0 };
+
 export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
   const h = parseHash(encoded);
   if (!h) return false;
-  const key = await new Promise<Buffer | undefined>((ok) =>
-    scrypt(password, h.salt, h.hash.length, { N: h.N, r: h.r, p: h.p, maxmem: maxmem(h) }, (e, k) =>
-      ok(e ? undefined : k),
-    ),
+  const run = scryptTail.then(
+    () =>
+      new Promise<Buffer | undefined>((ok) => {
+        scryptRuns.running++;
+        scryptRuns.maxRunning = Math.max(scryptRuns.maxRunning, scryptRuns.running);
+        const done = (k: Buffer | undefined): void => {
+          scryptRuns.running--;
+          ok(k);
+        };
+        try {
+          scrypt(
+            password,
+            h.salt,
+            h.hash.length,
+            { N: h.N, r: h.r, p: h.p, maxmem: maxmem(h) },
+            (e, k) => done(e ? undefined : k),
+          );
+        } catch {
+          done(undefined); // parameters Node refuses up front: a mismatch, never a throw
+        }
+      }),
   );
+  scryptTail = run;
+  const key = await run;
   return key !== undefined && timingSafeEqual(key, h.hash);
 }
 

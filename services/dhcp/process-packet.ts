@@ -114,6 +114,12 @@ export type DropReason =
 export interface DhcpEvent {
   readonly level: 'debug' | 'info' | 'warn';
   readonly msg: string;
+  /**
+   * What repeats in a flood: level, query and reply type, never the client's MAC or
+   * address (the text has those, so 320,000 forged DISCOVERs are 320,000 distinct texts).
+   * The log rate limit counts lines per key (server.ts).
+   */
+  readonly key: string;
   readonly fields: Readonly<Record<string, string | number | undefined>>;
 }
 
@@ -223,6 +229,7 @@ function event(
   x.events.push({
     level,
     msg,
+    key: `${level} DHCP${x.typeName} ${fields.reply ?? ''}`,
     fields: {
       event: 'DHCP' + x.typeName,
       chaddr: x.mac,

@@ -181,3 +181,61 @@ t.test(
     t.equal(offer.xid, 9);
   },
 );
+
+t.test('a flood of DISCOVERs from forged MACs is logged as a count, not a line each', async (t) => {
+  // Issue 18: the 'no free leases' and per-packet lines carry the MAC, so a limit keyed
+  // on the text never bit (320,000 packets wrote 143 MB). The key is the event kind.
+  const dir = mkdtempSync(join(tmpdir(), 'nsdhcp-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await relay();
+  t.teardown(() => r.close());
+  const cfg = Value.Default(DhcpConfig, {
+    listen: [{ address: '127.0.0.1', port: 0, relayPort: r.port }],
+    subnets: [
+      {
+        subnet: '127.0.0.0/8',
+        serverId: '127.0.0.1',
+        pools: [{ start: '127.16.0.1', end: '127.16.0.1' }],
+        options: { routers: ['127.0.0.1'] },
+      },
+    ],
+  }) as DhcpConfig;
+  const registry = new Registry();
+  const metrics = createDhcpMetrics(registry);
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
+  const server = new DhcpServer(cfg, {
+    dataDir: dir,
+    log,
+    metrics,
+    clock: { now: () => Date.now(), monotonic: () => performance.now() },
+  });
+  await server.start();
+  t.teardown(() => server.stop());
+  const port = server.ports()[0]!;
+  const giaddr = ip('127.0.0.1');
+  const N = 400;
+  for (let i = 0; i < N; i++) {
+    const mac = macFromText(`02:00:00:00:${(i >> 8).toString(16)}:${(i & 0xff).toString(16)}`);
+    await r.send(encode(clientMessage(MSG.DISCOVER, { mac }, { xid: i, giaddr })).bytes, port);
+  }
+  const dropped = async (): Promise<number> => {
+    const m = (await registry.getSingleMetric('dhcp_pool_exhausted_total')?.get())?.values ?? [];
+    return m.reduce((a, v) => a + v.value, 0);
+  };
+  for (let i = 0; i < 100 && (await dropped()) < N - 1; i++)
+    await new Promise((ok) => setTimeout(ok, 20));
+  t.equal(await dropped(), N - 1, 'every DISCOVER past the one free address found the pool full');
+  const noFree = lines.filter((l) => l.includes('no free leases')).length;
+  const perPacket = lines.filter(
+    (l) => /"msg":"DHCPDISCOVER from/.test(l) && !l.includes('no free leases'),
+  ).length;
+  t.equal(noFree, 50, "'no free leases': the burst (50 per 10 s), then counted");
+  t.equal(perPacket, 50, `per-packet lines: the burst too (${perPacket} of ${lines.length})`);
+  const suppressed = (await registry.getSingleMetric('dhcp_dropped_total')?.get())?.values.find(
+    (v) => v.labels.reason === 'log-suppressed',
+  )?.value;
+  // N - 50 per-packet lines and N - 1 - 50 warnings held back.
+  t.equal(suppressed, N - 50 + (N - 1 - 50), 'the rest counted as log-suppressed');
+  t.ok(lines.length < 110, `${lines.length} lines for ${N} packets`);
+});

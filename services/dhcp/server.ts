@@ -360,7 +360,7 @@ export class DhcpServer {
     for (const ev of outcome.events) {
       if (ev.level !== 'warn' && !this.cfg.logPackets) continue;
       // A flood (320k forged DISCOVERs wrote 112 MB of log) is written as a count.
-      const gate = this.logLimit.admit(ev.msg, this.opts.clock.monotonic());
+      const gate = this.logLimit.admit(ev.key, this.opts.clock.monotonic());
       if (!gate.write) {
         this.metrics.dropped.inc(['log-suppressed']);
         continue;

@@ -24,6 +24,7 @@
  * the endpoint of everything we answer until calls are proxied.
  */
 import { Buffer } from 'node:buffer';
+import { createHmac } from 'node:crypto';
 import type { Rng } from '../../src/clock.js';
 import { decode, getHeader, type SipRequest, type SipResponse } from './message.js';
 import { buildErrorResponse, buildResponse, type ResponseSpec } from './response.js';
@@ -140,6 +141,8 @@ export class SipCore {
   readonly qualify: Qualify;
   readonly b2bua: B2bua;
   private readonly nonces: NonceManager;
+  /** Key of the stateless To tags (statelessTag); per process, like the nonce key. */
+  private readonly statelessKey: Uint8Array;
   /** client transaction key → binding id, for qualify probes. */
   private readonly probes = new Map<string, string>();
   private nextPurge = 0;
@@ -153,6 +156,7 @@ export class SipCore {
   ) {
     this.layer = new TransactionLayer(opts.timers, opts.maxTransactions, opts.maxTransactionBytes);
     this.nonces = new NonceManager(rng, opts.nonceTtlMs, opts.maxNonces);
+    this.statelessKey = rng.bytes(16);
     this.registrar = new Registrar(opts.registrar, this.nonces, rng);
     this.qualify = new Qualify(opts.qualifyIntervalMs);
     const calls = opts.calls ?? { maxCalls: 100, greeting: true, dialplan: DEFAULT_DIALPLAN };
@@ -374,7 +378,10 @@ export class SipCore {
       // ACK for a non-2xx final: absorbed by the INVITE server transaction (§17.2.1).
       const tx = this.layer.findServer(req);
       if (tx?.kind === 'ist') this.layer.ack(tx, now);
-      else if (!this.b2bua.onAck(req, now, out as B2buaOutput[]))
+      else if (this.b2bua.onAck(req, now, out as B2buaOutput[])) return;
+      // §8.2.7: a stateless UAS "MUST ignore ACK requests"; the ACK for one of our
+      // stateless answers carries the To tag derived from its own transaction.
+      else if (paramValue(req.to.params, 'tag') !== this.statelessTag(req))
         this.metrics?.dropped.inc(['stray-ack']);
       return;
     }
@@ -404,12 +411,21 @@ export class SipCore {
     const spec = this.dispatch(req, source, vias, tx, now, out);
     this.guardEvents(out);
     if (spec === undefined) return; // the B2BUA answers later through tx
-    // An INVITE refused at once over UDP (the 407 challenge to an unauthenticated INVITE,
-    // the throttle's 403, 4xx before any 1xx) is sent once, without Timer G: a spoofed
-    // source would otherwise get 11 copies over 32 s (an amplifier), and the real UAC
-    // still retransmits its INVITE on Timer A until it hears a response (§17.1.1.2), each
-    // retransmission answered once by the transaction. Kamailio answers these statelessly
-    // (sl_send_reply); the transaction is kept so the ACK and retransmissions are absorbed.
+    if (this.answersStatelessly(req, source, spec)) {
+      // RFC 3261 §8.2.7 stateless UAS, as Kamailio's sl_send_reply and www_challenge: one
+      // copy, no retransmission, no state. Over UDP a spoofed source would otherwise get 11
+      // copies over 32 s from Timer G (an amplifier), and each request would hold a
+      // transaction for 64*T1 = 32 s (8,000 INVITE/s built 256,000 of them). The real UAC
+      // retransmits its request on Timer A/E until it hears a response (§17.1.1.2,
+      // §17.1.2.2); each retransmission is answered again, with the same To tag.
+      this.layer.discard(tx);
+      out.push(send(dest, this.encodeResponse(req, vias, spec, this.statelessTag(req))));
+      this.metrics?.responses.inc([methodLabel(req.method), `${Math.floor(spec.status / 100)}xx`]);
+      return;
+    }
+    // An INVITE refused at once over UDP with credentials (a wrong password's 407, the
+    // throttle's 403) is sent once, without Timer G, for the same reason; its transaction
+    // is kept so a retransmission is not checked (and counted as a guess) twice.
     const once = tx.kind === 'ist' && spec.status >= 300;
     out.push(
       ...this.layer.respond(tx, spec.status, this.encodeResponse(req, vias, spec), now, once),
@@ -543,5 +559,34 @@ export class SipCore {
 
   private tag(): string {
     return Buffer.from(this.rng.bytes(6)).toString('hex');
+  }
+
+  /**
+   * A final answer given at once, over UDP, to a request without credentials: an INVITE's
+   * challenge or refusal before any 1xx, or the 401/407 challenge to any other request.
+   * Requests with credentials keep their transaction: a retransmitted wrong guess must be
+   * answered from it, not checked again (auth-guard.ts would count it twice).
+   */
+  private answersStatelessly(req: SipRequest, source: Endpoint, spec: ResponseSpec): boolean {
+    if (source.transport !== 'udp' || spec.status < 300) return false;
+    if (getHeader(req, 'authorization') !== undefined) return false;
+    if (getHeader(req, 'proxy-authorization') !== undefined) return false;
+    return req.method === 'INVITE' || spec.status === 401 || spec.status === 407;
+  }
+
+  /**
+   * §8.2.7: a stateless UAS generates To tags "in a manner that will generate the same tag
+   * for the same request consistently": an HMAC of the transaction's identity (§17.2.3:
+   * top Via branch, sent-by; Call-ID and From tag for the ACK, which shares the branch of
+   * a non-2xx's INVITE, §17.1.1.3) under a key drawn at start.
+   */
+  private statelessTag(req: SipRequest): string {
+    const top = req.via[0];
+    const id = [
+      top ? `${top.branch ?? ''}|${top.host}:${top.port ?? ''}` : '',
+      getHeader(req, 'call-id') ?? '',
+      paramValue(req.from.params, 'tag') ?? '',
+    ].join('|');
+    return createHmac('sha256', this.statelessKey).update(id).digest('hex').slice(0, 12);
   }
 }

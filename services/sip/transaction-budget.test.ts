@@ -9,11 +9,19 @@ import { testCore, responses, PHONE, T0 } from './testing.js';
 import { getHeader } from './message.js';
 import { TX_OVERHEAD_BYTES } from './transaction-layer.js';
 
-function invite(i: number): Buffer {
+/**
+ * Forged credentials (a nonce that is not ours): the answer is a 407 again, but from a
+ * transaction, since only requests without credentials are answered statelessly.
+ */
+const FORGED =
+  'Proxy-Authorization: Digest username="2001", realm="asterisk", nonce="AAAA", ' +
+  'uri="sip:2002@127.0.0.1", response="00000000000000000000000000000000"\r\n';
+
+function invite(i: number, credentials = true): Buffer {
   return Buffer.from(
     `INVITE sip:2002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.${i % 250}:5060;branch=z9hG4bKflood${i}\r\n` +
       `Max-Forwards: 70\r\nFrom: <sip:2001@example.com>;tag=f${i}\r\nTo: <sip:2002@example.com>\r\n` +
-      `Call-ID: flood-${i}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n`,
+      `Call-ID: flood-${i}\r\nCSeq: 1 INVITE\r\n${credentials ? FORGED : ''}Content-Length: 0\r\n\r\n`,
     'latin1',
   );
 }
@@ -53,6 +61,17 @@ t.test('a full byte budget sheds new requests with 503 Retry-After, then recover
     407,
     'accepting again',
   );
+});
+
+t.test('unauthenticated INVITEs over UDP hold no transaction at all (§8.2.7)', async (t) => {
+  const maxTransactionBytes = 64 * 1024;
+  const { core } = testCore({ qualifyIntervalMs: 1e12, maxTransactionBytes });
+  for (let i = 0; i < 5000; i++) {
+    const r = responses(core.handle({ data: invite(i, false), source: PHONE }, T0))[0]!;
+    if (r.status !== 407) return t.fail(`INVITE ${i}: ${r.status}`);
+  }
+  t.equal(core.layer.serverCount, 0, '5,000 challenged, none kept');
+  t.equal(core.layer.retainedBytes, 0, 'nothing charged to the budget');
 });
 
 t.test('retained bytes follow what a transaction holds (provisional then final)', async (t) => {

@@ -150,6 +150,12 @@ export class TransactionLayer {
     return out;
   }
 
+  /** Forget a server transaction whose request was answered statelessly (sip-core.ts). */
+  discard(tx: ServerTransaction): void {
+    this.remove(tx);
+    this.scheduled.delete(tx);
+  }
+
   ack(tx: InviteServerTransaction, now: number): void {
     tx.receiveAck(now);
     this.reschedule(tx);

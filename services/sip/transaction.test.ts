@@ -67,24 +67,65 @@ t.test('NIST over TCP: Timer J is zero', async (t) => {
 });
 
 t.test(
-  'IST: a 407 to an unauthenticated UDP INVITE is sent once, no Timer G; retransmissions and ACK absorbed',
+  'IST: a 407 to an unauthenticated UDP INVITE is stateless (§8.2.7): one copy, no state, same To tag again',
   async (t) => {
     const { core } = testCore({ qualifyIntervalMs: 1e12 });
     const out = responses(core.handle({ data: req('INVITE', 'z9hG4bKi1'), source: PHONE }, T0));
     t.equal(out.length, 1);
     t.equal(out[0]!.status, 407, 'INVITE challenged');
+    t.equal(core.layer.serverCount, 0, 'no transaction kept');
     t.same(run(core, T0, T0 + 8000), [], 'no Timer G: nothing sent on a timer');
-    // Retransmitted INVITE (the UAC's Timer A) → the same 407, once per retransmission.
-    const again = sends(
+    // Retransmitted INVITE (the UAC's Timer A) → answered again, with the same To tag.
+    const tag = out[0]!.to.params.find(([k]) => k === 'tag')![1];
+    const again = responses(
       core.handle({ data: req('INVITE', 'z9hG4bKi1'), source: PHONE }, T0 + 8000),
     );
     t.equal(again.length, 1);
-    t.equal(responses(again)[0]!.status, 407);
-    // ACK (To with our tag) absorbs: Confirmed, then Timer I.
-    const tag = out[0]!.to.params.find(([k]) => k === 'tag')![1];
+    t.equal(again[0]!.status, 407);
+    t.equal(again[0]!.to.params.find(([k]) => k === 'tag')![1], tag, 'To tag stable per request');
+    const other = responses(
+      core.handle({ data: req('INVITE', 'z9hG4bKi9'), source: PHONE }, T0 + 8000),
+    );
+    t.not(other[0]!.to.params.find(([k]) => k === 'tag')![1], tag, 'another branch, another tag');
+    // The ACK is ignored (§8.2.7): nothing sent, nothing kept.
     t.equal(
       sends(core.handle({ data: req('ACK', 'z9hG4bKi1', `;tag=${tag}`), source: PHONE }, T0 + 8050))
         .length,
+      0,
+    );
+    t.equal(core.layer.serverCount, 0);
+    // A CANCEL finds no transaction: 481 (§9.2).
+    t.equal(
+      responses(core.handle({ data: req('CANCEL', 'z9hG4bKi1'), source: PHONE }, T0 + 8060))[0]!
+        .status,
+      481,
+    );
+  },
+);
+
+t.test(
+  'IST: a 407 to an INVITE with credentials is sent once, no Timer G; its retransmission is answered from the transaction',
+  async (t) => {
+    const { core } = testCore({ qualifyIntervalMs: 1e12 });
+    const creds = `\r\nProxy-Authorization: Digest username="2002", realm="asterisk", nonce="AAAA", uri="sip:2001@127.0.0.1", response="00000000000000000000000000000000"`;
+    const first = sends(
+      core.handle({ data: req('INVITE', 'z9hG4bKa1', creds), source: PHONE }, T0),
+    );
+    t.equal(first.length, 1);
+    t.equal(core.layer.serverCount, 1, 'transaction kept');
+    t.same(run(core, T0, T0 + 8000), [], 'no Timer G');
+    const again = sends(
+      core.handle({ data: req('INVITE', 'z9hG4bKa1', creds), source: PHONE }, T0 + 8000),
+    );
+    t.same(Buffer.from(again[0]!.data), Buffer.from(first[0]!.data), 'the same bytes');
+    const tag = responses(first)[0]!.to.params.find(([k]) => k === 'tag')![1];
+    t.equal(
+      sends(
+        core.handle(
+          { data: req('ACK', 'z9hG4bKa1', `;tag=${tag}${creds}`), source: PHONE },
+          T0 + 8050,
+        ),
+      ).length,
       0,
     );
     t.equal(run(core, T0 + 8100, T0 + 20_000).length, 0, 'nothing after ACK');
@@ -99,7 +140,7 @@ t.test(
     const first = sends(core.handle({ data: req('INVITE', 'z9hG4bKi2'), source: PHONE }, T0));
     t.equal(first.length, 1, 'one 407 on arrival');
     t.same(run(core, T0, T0 + 33_000), [], 'none of the 10 Timer G copies');
-    t.equal(core.layer.serverCount, 0, 'Terminated by Timer H at 32 s');
+    t.equal(core.layer.serverCount, 0, 'nothing held');
   },
 );
 
@@ -136,7 +177,9 @@ t.test(
 
 t.test('CANCEL matching the INVITE gets 200; unknown CANCEL and BYE get 481', async (t) => {
   const { core } = testCore({ qualifyIntervalMs: 1e12 });
-  core.handle({ data: req('INVITE', 'z9hG4bKc1'), source: PHONE }, T0);
+  // With credentials, so the INVITE keeps a transaction for the CANCEL to match.
+  const creds = `\r\nProxy-Authorization: Digest username="2002", realm="asterisk", nonce="AAAA", uri="sip:2001@127.0.0.1", response="00000000000000000000000000000000"`;
+  core.handle({ data: req('INVITE', 'z9hG4bKc1', creds), source: PHONE }, T0);
   t.equal(
     responses(core.handle({ data: req('CANCEL', 'z9hG4bKc1'), source: PHONE }, T0 + 10))[0]!.status,
     200,
