@@ -70,11 +70,13 @@ function encode(x: ScryptParams, salt: Buffer, key: Buffer): string {
 }
 
 /**
- * One scrypt at a time per process. Each run needs 128·N·r bytes (16 MiB at the defaults);
- * libuv runs four at once, so a guessing attack from several connections took the FTP
- * service from 83 to 151 MB RSS, and glibc keeps freed arena memory (140 MB afterwards).
- * Serialised, the peak is one run's worth; checks queue behind each other (30-50 ms each
- * on a Pi), and the login guards keep the queue short by refusing banned keys unchecked.
+ * One scrypt at a time per process. Each run needs 128·N·r bytes (16 MiB at the defaults)
+ * and a core for 30-50 ms on a Pi; libuv would run four at once, so a guessing attack from
+ * several connections could hold every core of the Pi (starving the other services) and
+ * 64 MiB at once. Serialised, checks queue behind each other, and the login guards keep
+ * the queue short by refusing banned keys unchecked. What stays after a check is the C
+ * library's business: glibc keeps each libuv thread's 16 MiB arena (the FTP service went
+ * from 83 to 131 MB RSS over five logins on Debian); musl, in the Alpine images, unmaps it.
  */
 let scryptTail: Promise<unknown> = Promise.resolve();
 
