@@ -4,15 +4,16 @@
  * scrapes the others. Each is loaded on demand, so a container that runs one service loads
  * only that service's modules (issue 13: all six cost a process ~13 MB more than one).
  */
-import type { ServiceDefinition } from '../src/service.js';
+import { registerService, type RegisteredService } from '../src/service.js';
 
+// One registerService call per module, so each is checked against its own schema type.
 const LOADERS = {
-  dns: () => import('./dns/index.js'),
-  dhcp: () => import('./dhcp/index.js'),
-  ftp: () => import('./ftp/index.js'),
-  http: () => import('./http/index.js'),
-  sip: () => import('./sip/index.js'),
-  monitor: () => import('./monitor/index.js'),
+  dns: async () => registerService((await import('./dns/index.js')).default),
+  dhcp: async () => registerService((await import('./dhcp/index.js')).default),
+  ftp: async () => registerService((await import('./ftp/index.js')).default),
+  http: async () => registerService((await import('./http/index.js')).default),
+  sip: async () => registerService((await import('./sip/index.js')).default),
+  monitor: async () => registerService((await import('./monitor/index.js')).default),
 } as const;
 
 export type ServiceName = keyof typeof LOADERS;
@@ -27,10 +28,7 @@ export function isServiceName(name: string): name is ServiceName {
 /** The definitions of `names` (default: every service), in start order. */
 export async function loadServices(
   names: readonly string[] = serviceNames,
-): Promise<readonly ServiceDefinition[]> {
+): Promise<readonly RegisteredService[]> {
   const chosen = serviceNames.filter((n) => names.includes(n));
-  const mods = await Promise.all(chosen.map((n) => LOADERS[n]()));
-  // Each definition is typed by its own config schema; the runner hands create() the value
-  // that loadConfigDir validated against that same schema, so the erasure is sound.
-  return mods.map((m) => m.default as unknown as ServiceDefinition);
+  return Promise.all(chosen.map((n) => LOADERS[n]()));
 }

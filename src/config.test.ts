@@ -5,6 +5,7 @@
 import t from 'tap';
 import { join, resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
+import { registerService } from './service.js';
 import {
   loadConfigDir,
   formatIssue,
@@ -333,9 +334,12 @@ t.test('environment overrides', async (t) => {
 
 t.test('the service check hook: `/path: message` strings become issues', async (t) => {
   let seen: { cfg: FakeConfig; dir: string } | undefined;
-  const checked: ServiceSchemaInfo = {
+  const checked: ServiceSchemaInfo = registerService({
     name: 'fake',
     config: FakeConfig,
+    create: () => {
+      throw new Error('not started in this test');
+    },
     check: (cfg: FakeConfig, dir: string) => {
       seen = { cfg, dir };
       return cfg.name === 'bad'
@@ -346,7 +350,7 @@ t.test('the service check hook: `/path: message` strings become issues', async (
           ]
         : [];
     },
-  };
+  });
   const dir = t.testdir({ 'fake.yaml': 'name: bad\n' });
   const cfg = load(dir, {}, [checked]);
   const file = join(resolve(dir), 'fake.yaml');

@@ -272,7 +272,7 @@ export function finishConfig<S extends TSchema>(
 export interface ServiceSchemaInfo {
   readonly name: string;
   readonly config: TSchema;
-  readonly check?: (cfg: never, configDir: string) => string[];
+  readonly check?: (cfg: unknown, configDir: string) => string[];
   readonly envOverrides?: (env: NodeJS.ProcessEnv) => readonly EnvOverride[];
 }
 
@@ -332,7 +332,7 @@ export function loadConfigDir(
     issues.push(...fin.issues);
     // Semantic checks (files exist, sites defined…) only for a service that is configured.
     if (fin.issues.length === 0 && present && svc.check) {
-      for (const msg of svc.check(fin.value as never, dir)) {
+      for (const msg of svc.check(fin.value, dir)) {
         const m = /^(\/\S*):\s*(.*)$/s.exec(msg);
         issues.push({ file, path: m ? m[1]! : '', message: m ? m[2]! : msg });
       }

@@ -14,7 +14,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { request } from 'node:http';
 import { loadServices, serviceNames, isServiceName } from '../services/index.js';
-import type { ServiceDefinition } from './service.js';
+import type { RegisteredService } from './service.js';
 import { loadConfigDir, formatIssue, type LoadedConfig } from './config.js';
 import { createRootLogger } from './log.js';
 import { createRegistry } from './metrics.js';
@@ -59,7 +59,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Args
 
 function plan(
   cfg: LoadedConfig,
-  services: readonly ServiceDefinition[],
+  services: readonly RegisteredService[],
   names: readonly string[],
 ): PlannedService[] {
   const out: PlannedService[] = [];

@@ -7,12 +7,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { pino } from 'pino';
 import { Type } from '@sinclair/typebox';
-import {
-  defineService,
-  type Service,
-  type ServiceDefinition,
-  type ServiceContext,
-} from './service.js';
+import { defineService, registerService, type Service, type ServiceContext } from './service.js';
 import { Runner, RunnerError, explainStartError, type PlannedService } from './runner.js';
 import { createRegistry } from './metrics.js';
 
@@ -68,7 +63,7 @@ function harness(dir: string, opts: { startTimeoutMs?: number; stopTimeoutMs?: n
         return svc;
       },
     });
-    return { def: def as unknown as ServiceDefinition, config: { enabled: true } };
+    return { def: registerService(def), config: { enabled: true } };
   };
   return { runner, events, contexts, metrics, dataDir, fake };
 }
@@ -142,14 +137,14 @@ t.test(
 t.test('a create() that throws is a start failure too', async (t) => {
   const h = harness(t.testdir());
   const bad: PlannedService = {
-    def: {
+    def: registerService({
       name: 'bad',
       config: FakeConfig,
       create() {
         throw new Error('cannot open database');
       },
-    },
-    config: {},
+    }),
+    config: { enabled: true },
   };
   await t.rejects(h.runner.start([h.fake('a'), bad]), {
     code: 'ERR_RUNNER_START',

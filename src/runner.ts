@@ -12,7 +12,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Service, ServiceDefinition } from './service.js';
+import type { RegisteredService, Service } from './service.js';
 import { serviceUpGauge } from './metrics.js';
 import { systemClock } from './clock.js';
 
@@ -57,7 +57,7 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 export interface PlannedService {
-  readonly def: ServiceDefinition;
+  readonly def: RegisteredService;
   readonly config: Record<string, unknown>;
 }
 
@@ -87,7 +87,7 @@ export class Runner {
       const t0 = performance.now();
       let svc: Service | undefined;
       try {
-        svc = def.create(config as never, {
+        svc = def.create(config, {
           log,
           metrics: this.opts.metrics,
           dataDir: this.opts.dataDir,

@@ -8,6 +8,7 @@
  * in reverse order. `reload()` is optional (SIGHUP, admin `POST /reload`).
  */
 import type { TSchema, Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Clock } from './clock.js';
@@ -58,4 +59,37 @@ export interface ServiceDefinition<S extends TSchema = TSchema> {
 
 export function defineService<S extends TSchema>(def: ServiceDefinition<S>): ServiceDefinition<S> {
   return def;
+}
+
+/**
+ * A definition with its config type hidden, as the registry, the config loader and the
+ * runner hold a list of them. The config reaches `check` and `create` only through
+ * `Value.Check` against the definition's own schema (a type guard), so the link between
+ * schema and value is kept by the checker instead of a cast; loadConfigDir validated the
+ * value already, so the guard never fails for a value it produced.
+ */
+export interface RegisteredService {
+  readonly name: string;
+  readonly config: TSchema;
+  readonly envOverrides?: (env: NodeJS.ProcessEnv) => readonly EnvOverride[];
+  check(value: unknown, configDir: string): string[];
+  create(value: unknown, ctx: ServiceContext): Service;
+}
+
+export function registerService<S extends TSchema>(def: ServiceDefinition<S>): RegisteredService {
+  const valid = (value: unknown): Static<S> => {
+    if (Value.Check(def.config, value)) return value;
+    const first = Value.Errors(def.config, value).First();
+    throw new Error(
+      `${def.name}: config does not match its schema at ${first?.path || '/'}: ` +
+        `${first?.message ?? 'invalid'} (load it with loadConfigDir)`,
+    );
+  };
+  return {
+    name: def.name,
+    config: def.config,
+    ...(def.envOverrides ? { envOverrides: def.envOverrides } : {}),
+    check: (value, configDir) => def.check?.(valid(value), configDir) ?? [],
+    create: (value, ctx) => def.create(valid(value), ctx),
+  };
 }

@@ -27,7 +27,7 @@ import { loadConfigDir } from '../../src/config.js';
 import { createRegistry } from '../../src/metrics.js';
 import { Runner } from '../../src/runner.js';
 import { startAdmin } from '../../src/admin.js';
-import type { ServiceDefinition } from '../../src/service.js';
+import { registerService, type RegisteredService } from '../../src/service.js';
 import { loadServices } from '../../services/index.js';
 import monitorDef, {
   createMonitorService,
@@ -85,9 +85,14 @@ const CALL_MS = 20_000; // the page check runs while the call is up
 const SEND_MS = CALL_MS - 1500;
 
 const admin = { port: 0 };
-const defs: ServiceDefinition[] = [
+// The monitor's create() is wrapped to keep a handle on the service it makes.
+let monitor: MonitorService | undefined;
+const defs: RegisteredService[] = [
   ...services.filter((s) => s.name !== 'monitor'),
-  monitorDef as unknown as ServiceDefinition,
+  registerService({
+    ...monitorDef,
+    create: (c, ctx) => (monitor = createMonitorService(c, ctx)),
+  }),
 ];
 const env: NodeJS.ProcessEnv = {
   NETSVC_DATA_DIR: join(tmp, 'data'),
@@ -133,21 +138,11 @@ admin.port = adminServer.port;
 const cfg = cfgFor(admin.port);
 if (cfg.issues.length > 0)
   throw new Error(cfg.issues.map((i) => `${i.file} ${i.path}: ${i.message}`).join('\n'));
-let monitor: MonitorService | undefined;
 const plan = defs
   .filter(
     (d) => cfg.services.get(d.name)?.present && cfg.services.get(d.name)?.value.enabled !== false,
   )
-  .map((def) => ({
-    def:
-      def.name === 'monitor'
-        ? ({
-            ...def,
-            create: (c: never, ctx: never) => (monitor = createMonitorService(c, ctx)),
-          } as unknown as ServiceDefinition)
-        : def,
-    config: cfg.services.get(def.name)!.value,
-  }));
+  .map((def) => ({ def, config: cfg.services.get(def.name)!.value }));
 await runner.start(plan);
 const mon = monitor!;
 const base = `http://127.0.0.1:${mon.server.address!.port}`;
