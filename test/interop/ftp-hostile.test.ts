@@ -1,6 +1,6 @@
 /**
- * FTP against a brute-force tool (issue 18): hydra guesses the admin password from
- * 127.0.0.1 with a 50-word list whose last word is the real one, four tasks in parallel,
+ * FTP against a brute-force tool (issue 18): hydra guesses the admin password from its
+ * own network namespace (attacker-ns.ts; root) with a 50-word list whose last word is the real one, four tasks in parallel,
  * against the built server (`node dist/src/main.js ftp`). The shared back-off must ban
  * the source before the end of the list, so hydra never finds the password, while the
  * real user logs in from 127.0.0.2 with curl and lftp. The accepted (checked) guess rate
@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDaemon, freePorts } from '../../src/testing/daemon.js';
+import { attackerNamespace, canCreateNamespaces } from './attacker-ns.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -62,10 +63,12 @@ function sample(text: string, name: string, want: Record<string, string> = {}): 
   return n;
 }
 
-if (!has('hydra') || !existsSync(join(ROOT, 'dist/src/main.js'))) {
-  if (process.env.CI) t.fail('hydra or dist/ missing in CI');
-  else t.plan(0, 'hydra or dist/ (npm run build) missing: skipped');
+if (!has('hydra') || !existsSync(join(ROOT, 'dist/src/main.js')) || !canCreateNamespaces()) {
+  if (process.env.CI) t.fail('hydra, dist/ or root (netns) missing in CI');
+  else t.plan(0, 'hydra, dist/ (npm run build) or root for a netns missing: skipped');
 } else {
+  const ns = attackerNamespace('ftp', 2);
+  t.teardown(() => ns.remove());
   const work = mkdtempSync(join(tmpdir(), 'netsvc-ftp-hostile-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const cfgDir = join(work, 'config');
@@ -73,7 +76,11 @@ if (!has('hydra') || !existsSync(join(ROOT, 'dist/src/main.js'))) {
   cpSync(join(ROOT, 'config/dev/ftp'), join(cfgDir, 'ftp'), { recursive: true });
   const [port, adminPort, pmin] = await freePorts(3);
   const cfg = {
-    listen: [{ address: '127.0.0.1', port }],
+    // The user's listener and the one the attacker's namespace reaches.
+    listen: [
+      { address: '127.0.0.1', port },
+      { address: ns.server, port },
+    ],
     users: [
       {
         name: 'admin',
@@ -107,12 +114,24 @@ if (!has('hydra') || !existsSync(join(ROOT, 'dist/src/main.js'))) {
   const metrics = async (): Promise<string> =>
     (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
 
-  t.test('hydra from 127.0.0.1 is banned before it reaches the password', async (t) => {
+  t.test('hydra from its namespace is banned before it reaches the password', async (t) => {
     const words = [...Array.from({ length: 49 }, (_, i) => `guess-${i + 1}`), PASSWORD];
     writeFileSync(join(work, 'words.txt'), words.join('\n') + '\n');
     const r = await run(
-      'hydra',
-      ['-I', '-l', 'admin', '-P', 'words.txt', '-s', String(port), '-t', '4', '127.0.0.1', 'ftp'],
+      'ip',
+      ns.exec('hydra', [
+        '-I',
+        '-l',
+        'admin',
+        '-P',
+        'words.txt',
+        '-s',
+        String(port),
+        '-t',
+        '4',
+        ns.server,
+        'ftp',
+      ]),
       work,
       90_000,
     );
@@ -135,8 +154,13 @@ if (!has('hydra') || !existsSync(join(ROOT, 'dist/src/main.js'))) {
     // The real password from the banned source is refused too.
     if (!has('curl')) return;
     const banned = await run(
-      'curl',
-      ['-sS', '--max-time', '10', `ftp://admin:${PASSWORD}@127.0.0.1:${port}/Admin.txt`],
+      'ip',
+      ns.exec('curl', [
+        '-sS',
+        '--max-time',
+        '10',
+        `ftp://admin:${PASSWORD}@${ns.server}:${port}/Admin.txt`,
+      ]),
       work,
       15_000,
     );

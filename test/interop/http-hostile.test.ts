@@ -2,7 +2,8 @@
  * Interop, issue 18 (hostile clients): the built CLI (`node dist/src/main.js http --config
  * config/dev`, run `npm run build` first; `npm run test:interop` does) with its default
  * limits (maxConnections 1024, maxConnectionsPerSource 64) under a slowloris attack from
- * slowhttptest (Debian `slowhttptest`): 1,100 connections from 127.0.0.1 that send a
+ * slowhttptest (Debian `slowhttptest`), run in its own network namespace (attacker-ns.ts;
+ * root): 1,100 connections from the attacker's address that send a
  * request head one field every 10 s, i.e. more than the listener's global cap. Meanwhile a
  * legitimate client, curl bound to 127.0.0.2, asks for `/` every 250 ms; nearly all of its
  * requests must succeed for the whole attack. Measured on the shared machine: 0/50 served
@@ -20,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanEnv, freePorts, startDaemon } from '../../src/testing/daemon.js';
+import { attackerNamespace, canCreateNamespaces } from './attacker-ns.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const has = (cmd: string, arg: string): boolean => {
@@ -36,12 +38,15 @@ const CONNECTIONS = 1100;
 if (
   !has('slowhttptest', '-h') ||
   !has('curl', '--version') ||
-  !existsSync(join(root, 'dist/src/main.js'))
+  !existsSync(join(root, 'dist/src/main.js')) ||
+  !canCreateNamespaces()
 ) {
   // CI installs the tools and builds dist/: there a missing one is a failure, not a skip.
-  if (process.env.CI) t.fail('slowhttptest, curl or dist/ missing in CI');
-  else t.plan(0, 'slowhttptest (apt slowhttptest), curl or dist/ missing: skipped');
+  if (process.env.CI) t.fail('slowhttptest, curl, dist/ or root (netns) missing in CI');
+  else t.plan(0, 'slowhttptest (apt slowhttptest), curl, dist/ or root missing: skipped');
 } else {
+  const ns = attackerNamespace('http', 3);
+  t.teardown(() => ns.remove());
   const work = mkdtempSync(join(tmpdir(), 'netsvc-http-hostile-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const [port] = await freePorts(1);
@@ -55,6 +60,8 @@ if (
       NETSVC_ADMIN__PORT: '0',
       NETSVC_LOG__FORMAT: 'json',
       NETSVC_HTTP__LISTEN__PORT: String(port),
+      // One listener for both: 127.0.0.1 for the user, the veth's host end for the attacker.
+      NETSVC_HTTP__LISTEN__ADDRESS: '0.0.0.0',
     }),
     ready: { log: /"msg":"ready"/ },
     teardown: t,
@@ -85,8 +92,8 @@ if (
   t.test(`${CONNECTIONS} slowloris connections do not lock out 127.0.0.2`, async (t) => {
     t.ok(await legit(), 'served before the attack');
     const attack = spawn(
-      'slowhttptest',
-      [
+      'ip',
+      ns.exec('slowhttptest', [
         '-H',
         '-c',
         String(CONNECTIONS),
@@ -97,8 +104,8 @@ if (
         '-l',
         String(ATTACK_SECONDS),
         '-u',
-        url,
-      ],
+        `http://${ns.server}:${port}/`,
+      ]),
       { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let report = '';

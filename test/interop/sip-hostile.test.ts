@@ -2,7 +2,8 @@
  * SIP against a password cracker: svcrack (SIPVicious 0.3, Debian `sipvicious`) with a
  * 200-word list whose last word is the real secret of 2001 (config/dev: `dev-2001`),
  * against the built CLI (`node dist/src/main.js sip --config config/dev`; run `npm run
- * build` first).
+ * build` first). svcrack runs in its own network namespace (attacker-ns.ts; root), the
+ * server listening on 127.0.0.1 and on the host end of the attacker's veth pair.
  *
  * - guard off (NETSVC_SIP__AUTH__GUARD__ENABLED=false): svcrack finds the password — the
  *   harness works, and the checked-guess rate is what an unthrottled registrar accepts;
@@ -24,6 +25,7 @@ import { freePorts, type Daemon } from '../../src/testing/daemon.js';
 import { startSipServer } from './sip-call-helpers.js';
 import { decode, type SipResponse } from '../../services/sip/message.js';
 import { authorize } from '../../services/sip/testing.js';
+import { attackerNamespace, canCreateNamespaces, type AttackerNs } from './attacker-ns.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Longest an svcrack run may take (it stops by itself once the list is used up). */
@@ -38,8 +40,12 @@ const hasSvcrack = (() => {
   }
 })();
 
-/** Run svcrack against `port` for at most BOUND_MS; its output and how long it ran. */
+/**
+ * Run svcrack from the attacker's namespace against `port` for at most BOUND_MS; its
+ * output and how long it ran.
+ */
 function crack(
+  ns: AttackerNs,
   port: number,
   localPort: number,
   words: string,
@@ -47,8 +53,18 @@ function crack(
   return new Promise((resolve) => {
     const started = Date.now();
     const child = spawn(
-      'svcrack',
-      ['-u', '2001', '-d', words, '-p', String(port), '-P', String(localPort), '127.0.0.1'],
+      'ip',
+      ns.exec('svcrack', [
+        '-u',
+        '2001',
+        '-d',
+        words,
+        '-p',
+        String(port),
+        '-P',
+        String(localPort),
+        ns.server,
+      ]),
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
@@ -113,10 +129,17 @@ async function registerFrom(address: string, port: number): Promise<number> {
   }
 }
 
-if (!hasSvcrack || !existsSync(join(root, 'dist/src/main.js'))) {
-  if (process.env.CI) t.fail('svcrack (apt sipvicious) or dist/ missing in CI');
-  else t.plan(0, 'svcrack (apt sipvicious) or dist/ missing: skipped');
+if (!hasSvcrack || !existsSync(join(root, 'dist/src/main.js')) || !canCreateNamespaces()) {
+  if (process.env.CI) t.fail('svcrack (apt sipvicious), dist/ or root (netns) missing in CI');
+  else t.plan(0, 'svcrack (apt sipvicious), dist/ or root for a netns missing: skipped');
 } else {
+  const ns = attackerNamespace('sip', 1);
+  t.teardown(() => ns.remove());
+  /** The dev listener on 127.0.0.1 plus one on the host end of the attacker's veth. */
+  const listen = (port: number): Record<string, string> => ({
+    NETSVC_SIP__LISTEN__1__ADDRESS: ns.server,
+    NETSVC_SIP__LISTEN__1__PORT: String(port),
+  });
   const work = mkdtempSync(join(tmpdir(), 'netsvc-sip-hostile-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const words = join(work, 'words.txt');
@@ -127,8 +150,9 @@ if (!hasSvcrack || !existsSync(join(root, 'dist/src/main.js'))) {
   t.test('guard off: svcrack finds the password (the unthrottled baseline)', async (t) => {
     const server = await startSipServer(portOff!, join(work, 'off'), t, {
       NETSVC_SIP__AUTH__GUARD__ENABLED: 'false',
+      ...listen(portOff!),
     });
-    const r = await crack(portOff!, svOff!, words);
+    const r = await crack(ns, portOff!, svOff!, words);
     t.match(r.output, /dev-2001/, 'svcrack reports the password');
     const checked = counter(
       await metrics(server),
@@ -141,8 +165,8 @@ if (!hasSvcrack || !existsSync(join(root, 'dist/src/main.js'))) {
   });
 
   t.test('guard on: svcrack finds nothing; the phone registers during the attack', async (t) => {
-    const server = await startSipServer(portOn!, join(work, 'on'), t);
-    const attack = crack(portOn!, svOn!, words);
+    const server = await startSipServer(portOn!, join(work, 'on'), t, listen(portOn!));
+    const attack = crack(ns, portOn!, svOn!, words);
     await new Promise((r) => setTimeout(r, 1000));
     t.equal(await registerFrom('127.0.0.2', portOn!), 200, 'REGISTER from 127.0.0.2: 200');
     const r = await attack;
