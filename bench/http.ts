@@ -3,13 +3,21 @@
  * three virtual hosts, access logs off on both (or on for both with `accessLog: true`),
  * loaded by wrk (`wrk -t2 -c50 -d10s --latency -H 'Host: web1.example.test'`).
  *
- * Two loads per server: the web1 index page (~50 bytes) and a 1 MiB image. Each server
+ * Two loads per server: the web1 index page (~50 bytes) and a 1 MiB image. A third, the
+ * same page over HTTP/2 without TLS (h2c by prior knowledge, RFC 9113 §3.3), is driven by
+ * h2load (Debian nghttp2-client): `h2load -t2 -c50 -m10 -n 50000 -H ':authority: web1…'`,
+ * i.e. 50 connections with up to 10 streams each and 1,000 requests per connection (both
+ * servers close a connection after keepalive_requests 1000, and h2load does not reconnect,
+ * so a longer run would end in failed requests on both). netsvc serves h2c on its HTTP/1.1
+ * port; nginx 1.22 cannot mix the two on one plain port, so it gets a second
+ * `listen … http2` port. p50/p99 come from h2load's per-request log. Each server
  * runs in its own process (nginx: `worker_processes 1`, netsvc: one Node process) so peak
  * RSS (VmHWM, summed over nginx master + worker) is its own. Results:
  * `{ name, opsPerSec, p50Ms, p99Ms, peakRssKb, … }` per server and load.
  *
- * Needs Debian `wrk` and `nginx` (`apt-get install -y wrk nginx`); a missing binary is
- * reported, not fatal for the other server. Never run by `npm test`.
+ * Needs Debian `wrk` and `nginx` (`apt-get install -y wrk nginx`), and `h2load` for the h2c
+ * line; a missing binary is reported, not fatal for the other server. Never run by
+ * `npm test`.
  *
  * Run directly: `node dist/bench/http.js` (or through the bench harness). The file is also
  * its own child entry: `http.js --serve <json>` starts the service in this process.
@@ -37,6 +45,8 @@ export interface BenchHttpOptions {
   /** Log every request on both servers (Debian's nginx default) instead of neither. */
   accessLog?: boolean;
   nginxPort?: number;
+  /** nginx's h2c port (nginx 1.22 serves h2c or HTTP/1.1 on a plain port, not both). */
+  nginxH2Port?: number;
   netsvcPort?: number;
   /** Keep the scratch folder (for inspection). */
   keep?: boolean;
@@ -45,7 +55,7 @@ export interface BenchHttpOptions {
 
 export interface BenchHttpResult {
   name: string;
-  load: 'small page' | '1 MiB image';
+  load: 'small page' | '1 MiB image' | 'small page h2c';
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
@@ -80,7 +90,7 @@ function writeSites(dir: string): void {
   }
 }
 
-function nginxConf(s: string, port: number, accessLog: boolean): string {
+function nginxConf(s: string, port: number, h2Port: number, accessLog: boolean): string {
   return `worker_processes 1;
 daemon off;
 pid ${s}/logs/nginx.pid;
@@ -93,9 +103,12 @@ http {
     ${accessLog ? `access_log ${s}/logs/nginx-access.log;` : 'access_log off;'}
     client_body_temp_path ${s}/logs/body; proxy_temp_path ${s}/logs/proxy;
     fastcgi_temp_path ${s}/logs/fastcgi; uwsgi_temp_path ${s}/logs/uwsgi; scgi_temp_path ${s}/logs/scgi;
-    server { listen 127.0.0.1:${port} default_server; server_name _;                 root ${s}/http/default; }
-    server { listen 127.0.0.1:${port};                server_name web1.example.test; root ${s}/http/web1; }
-    server { listen 127.0.0.1:${port};                server_name web2.example.test; root ${s}/http/web2; }
+    server { listen 127.0.0.1:${port} default_server; listen 127.0.0.1:${h2Port} default_server http2;
+             server_name _;                 root ${s}/http/default; }
+    server { listen 127.0.0.1:${port}; listen 127.0.0.1:${h2Port} http2;
+             server_name web1.example.test; root ${s}/http/web1; }
+    server { listen 127.0.0.1:${port}; listen 127.0.0.1:${h2Port} http2;
+             server_name web2.example.test; root ${s}/http/web2; }
 }
 `;
 }
@@ -215,6 +228,68 @@ function runWrk(
   return r.stdout + r.stderr;
 }
 
+/** h2load's summary; p50/p99 from its per-request log (start µs, status, duration µs). */
+export function parseH2load(
+  out: string,
+  log: string,
+): { opsPerSec: number; p50Ms: number; p99Ms: number; transferMBps: number; errors: string } {
+  const fin = /finished in [\d.]+m?s, ([\d.]+) req\/s, ([\d.]+)(B|KB|MB|GB)\/s/.exec(out);
+  const req =
+    /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(
+      out,
+    );
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+  const scale: Record<string, number> = {
+    B: 1e-6,
+    KB: 1024 / 1e6,
+    MB: (1024 * 1024) / 1e6,
+    GB: (1024 * 1024 * 1024) / 1e6,
+  };
+  const durations = log
+    .split('\n')
+    .map((l) => Number(l.split('\t')[2]))
+    .filter((d) => Number.isFinite(d) && d > 0)
+    .sort((a, b) => a - b);
+  const pct = (p: number): number =>
+    durations.length === 0
+      ? NaN
+      : durations[Math.min(durations.length - 1, Math.floor(p * durations.length))]! / 1000;
+  const errors = [
+    req && (req[5] !== '0' || req[6] !== '0') ? `${req[5]} failed, ${req[6]} errored` : '',
+    codes && codes[1] !== req?.[4] ? `status codes: ${codes[0]}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  return {
+    opsPerSec: fin ? Number(fin[1]) : 0,
+    p50Ms: pct(0.5),
+    p99Ms: pct(0.99),
+    transferMBps: fin ? Number(fin[2]) * scale[fin[3]!]! : 0,
+    errors,
+  };
+}
+
+function runH2load(port: number, requests: number, connections: number, logFile: string): string {
+  const r = spawnSync(
+    'timeout',
+    [
+      '120',
+      'h2load',
+      '-t2',
+      `-c${connections}`,
+      '-m10',
+      `-n${requests}`,
+      '-H',
+      `:authority: ${HOST}`,
+      '--log-file',
+      logFile,
+      `http://127.0.0.1:${port}/`,
+    ],
+    { encoding: 'utf8' },
+  );
+  return r.stdout + r.stderr;
+}
+
 function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null) return resolve();
@@ -233,7 +308,10 @@ export async function benchHttp(opts: BenchHttpOptions = {}): Promise<BenchHttpR
   const log = opts.log ?? ((l: string) => console.error(l));
   const accessLog = opts.accessLog ?? false;
   const nginxPort = opts.nginxPort ?? 8080;
+  const nginxH2Port = opts.nginxH2Port ?? 8082;
   const netsvcPort = opts.netsvcPort ?? 8081;
+  const h2load = which('h2load');
+  if (!h2load) log('h2load is not installed (apt-get install -y nghttp2-client): no h2c line');
   if (!which('wrk')) throw new Error('wrk is not installed (apt-get install -y wrk)');
   const s = mkdtempSync(join(tmpdir(), 'bench-http-'));
   chmodSync(s, 0o755); // nginx workers run as www-data/nobody and must read the roots
@@ -245,6 +323,32 @@ export async function benchHttp(opts: BenchHttpOptions = {}): Promise<BenchHttpR
   ];
   const results: BenchHttpResult[] = [];
 
+  const report = (
+    name: string,
+    load: BenchHttpResult['load'],
+    w: ReturnType<typeof parseWrk>,
+    pids: () => number[],
+    la: number,
+  ): void => {
+    const rss = pids().reduce((a, p) => a + vmHwmKb(p), 0);
+    results.push({ name, load, ...w, peakRssKb: rss, loadAvg: la });
+    log(
+      `${name.padEnd(7)} ${load.padEnd(14)} ${w.opsPerSec.toFixed(0).padStart(7)} req/s  p50 ${w.p50Ms.toFixed(2)} ms  p99 ${w.p99Ms.toFixed(2)} ms  ${w.transferMBps.toFixed(0)} MB/s  VmHWM ${rss} kB  load ${la.toFixed(2)} ${w.errors}`,
+    );
+  };
+
+  /** The small page over h2c: 50 connections × 1,000 requests, 10 streams at a time. */
+  const measureH2 = (name: string, port: number, pids: () => number[]): void => {
+    if (!h2load) return;
+    const logFile = join(s, 'logs', `${name}-h2load.tsv`);
+    runH2load(port, 2000, 10, `${logFile}.warm-up`); // its own log: not counted
+    const la = loadavg()[0]!;
+    const out = runH2load(port, 50 * 1000, 50, logFile);
+    const w = parseH2load(out, existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+    if (w.opsPerSec === 0) log(`h2load output for ${name}:\n${out}`);
+    report(name, 'small page h2c', w, pids, la);
+  };
+
   const measure = async (name: string, port: number, pids: () => number[]) => {
     // warm-up: fills caches, opens files
     runWrk(port, '/', { ...o, durationS: 1 });
@@ -253,11 +357,7 @@ export async function benchHttp(opts: BenchHttpOptions = {}): Promise<BenchHttpR
       const out = runWrk(port, l.path, o);
       const w = parseWrk(out);
       if (w.opsPerSec === 0) log(`wrk output for ${name} ${l.load}:\n${out}`);
-      const rss = pids().reduce((a, p) => a + vmHwmKb(p), 0);
-      results.push({ name, load: l.load, ...w, peakRssKb: rss, loadAvg: la });
-      log(
-        `${name.padEnd(7)} ${l.load.padEnd(12)} ${w.opsPerSec.toFixed(0).padStart(7)} req/s  p50 ${w.p50Ms.toFixed(2)} ms  p99 ${w.p99Ms.toFixed(2)} ms  ${w.transferMBps.toFixed(0)} MB/s  VmHWM ${rss} kB  load ${la.toFixed(2)} ${w.errors}`,
-      );
+      report(name, l.load, w, pids, la);
     }
   };
 
@@ -279,18 +379,22 @@ export async function benchHttp(opts: BenchHttpOptions = {}): Promise<BenchHttpR
     try {
       await waitPort(netsvcPort, 30000);
       await measure('netsvc', netsvcPort, () => [child.pid!]);
+      // the same port: netsvc tells h2c from HTTP/1.1 by the connection preface
+      measureH2('netsvc', netsvcPort, () => [child.pid!]);
     } finally {
       await stop(child);
     }
 
     if (which('nginx')) {
-      writeFileSync(join(s, 'nginx.conf'), nginxConf(s, nginxPort, accessLog));
+      writeFileSync(join(s, 'nginx.conf'), nginxConf(s, nginxPort, nginxH2Port, accessLog));
       const ng = spawn('nginx', ['-c', join(s, 'nginx.conf')], {
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       try {
         await waitPort(nginxPort);
         await measure('nginx', nginxPort, () => [ng.pid!, ...childPids(ng.pid!)]);
+        await waitPort(nginxH2Port);
+        measureH2('nginx', nginxH2Port, () => [ng.pid!, ...childPids(ng.pid!)]);
       } finally {
         await stop(ng);
       }
@@ -344,8 +448,9 @@ if (isMain) {
 }
 
 /**
- * The harness's view of benchHttp: two scenarios, `http` (small page) and `http-image`
- * (1 MiB image), sharing one benchHttp run, so each gets its own netsvc/nginx ratios.
+ * The harness's view of benchHttp: three scenarios, `http` (small page), `http-image`
+ * (1 MiB image) and `http-h2` (small page over h2c), sharing one benchHttp run, so each
+ * gets its own netsvc/nginx ratios. Whichever runs first prints every line as progress.
  */
 let shared: Promise<BenchHttpResult[]> | undefined;
 
@@ -355,7 +460,10 @@ function httpScenarioFor(
 ): import('./scenario.js').Scenario {
   return {
     name,
-    description: `wrk -t2 -c50 against web1 (peers.md §4), ${load}, access logs off on both`,
+    description:
+      load === 'small page h2c'
+        ? 'h2load -t2 -c50 -m10 -n50000 against web1 over h2c (prior knowledge), access logs off on both'
+        : `wrk -t2 -c50 against web1 (peers.md §4), ${load}, access logs off on both`,
     unit: 'requests/s',
     async run(ctx) {
       shared ??= benchHttp({ durationS: ctx.seconds, log: (l) => ctx.progress(l) });
@@ -389,3 +497,4 @@ function httpScenarioFor(
 
 export const httpScenario = httpScenarioFor('http', 'small page');
 export const httpImageScenario = httpScenarioFor('http-image', '1 MiB image');
+export const httpH2Scenario = httpScenarioFor('http-h2', 'small page h2c');

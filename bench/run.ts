@@ -15,7 +15,7 @@ import { repoRoot } from './dns-servers.js';
 import { dnsScenario } from './dns.js';
 import { dhcpScenario } from './dhcp.js';
 import { ftpScenario } from './ftp.js';
-import { httpScenario, httpImageScenario } from './http.js';
+import { httpScenario, httpImageScenario, httpH2Scenario } from './http.js';
 import { sipScenario, rtpScenario } from './voip.js';
 import type { Scenario, ServerResult } from './scenario.js';
 
@@ -26,6 +26,7 @@ const scenarios: readonly Scenario[] = [
   ftpScenario,
   httpScenario,
   httpImageScenario,
+  httpH2Scenario,
   sipScenario,
   rtpScenario,
 ];

@@ -5,7 +5,7 @@ import { gunzipSync, brotliDecompressSync } from 'node:zlib';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { buildApp } from './app-adapter.js';
+import { authorityOf, buildApp, type RawRequest } from './app-adapter.js';
 import { makeFixture, fixtureConfig, SMALL_HTML, TEXT_BODY } from './testing-store.js';
 
 const f = makeFixture();
@@ -407,4 +407,24 @@ t.test('reverse proxy of a prefix', async (t) => {
     (await a.inject({ url: '/api/x', headers: { host: 'www.TIC2023.com' } })).statusCode,
     404,
   ); // other site
+});
+
+t.test('authorityOf: Host for HTTP/1.x, :authority for HTTP/2 (RFC 9113 §8.3.1)', async (t) => {
+  const req = (major: number, headers: Record<string, string>) =>
+    ({ httpVersionMajor: major, headers }) as unknown as RawRequest;
+  const cases: [string, RawRequest, string | undefined | null][] = [
+    ['HTTP/1.1 Host', req(1, { host: 'a.example' }), 'a.example'],
+    ['HTTP/1.1 ignores a stray :authority', req(1, { ':authority': 'b', host: 'a' }), 'a'],
+    ['HTTP/1.0 without Host', req(1, {}), undefined],
+    ['h2 :authority', req(2, { ':authority': 'web1.example:8443' }), 'web1.example:8443'],
+    ['h2 Host only', req(2, { host: 'a.example' }), 'a.example'],
+    [
+      'h2 both, same (any case)',
+      req(2, { ':authority': 'A.example', host: 'a.EXAMPLE' }),
+      'A.example',
+    ],
+    ['h2 both, different', req(2, { ':authority': 'a.example', host: 'b.example' }), null],
+    ['h2 neither', req(2, {}), undefined],
+  ];
+  for (const [name, r, want] of cases) t.equal(authorityOf(r), want, name);
 });

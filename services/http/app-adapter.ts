@@ -23,7 +23,11 @@
  *
  * Bugs (exceptions) are logged with their stack, counted and answered 500; serving goes on.
  *
- * Left out: HTTP/2 (Fastify can, the Pi's clients do not need it), trailers.
+ * HTTP/2 streams (server.ts) arrive as Node's compatibility objects, which Fastify routes
+ * like its own `http2: true` servers do; the only differences handled here are the
+ * authority (`:authority`, RFC 9113 §8.3.1) and connection-specific fields (§8.2.2).
+ *
+ * Left out: trailers.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createReadStream } from 'node:fs';
@@ -39,6 +43,7 @@ import { parseTarget } from './request-target.js';
 import { FileCache } from './file-store.js';
 import { serveStatic, type Compressor, type Plan, type StaticRequest } from './static-files.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { defaultErrorBody } from './error-page.js';
 import { renderAutoindex } from './autoindex.js';
 import { combinedLine, errorLine } from './access-log.js';
@@ -89,7 +94,27 @@ export interface HttpState {
   /** Forget cached files and reopen logs (SIGHUP / POST /reload). */
   reload(): Promise<void>;
   /** Answer from memory without Fastify when possible (server.ts calls it first). */
-  fastServe(req: IncomingMessage, res: ServerResponse): boolean;
+  fastServe(req: RawRequest, res: RawResponse): boolean;
+}
+
+/** A request as Node hands it over: HTTP/1.x, or an HTTP/2 stream (compatibility API). */
+export type RawRequest = IncomingMessage | Http2ServerRequest;
+export type RawResponse = ServerResponse | Http2ServerResponse;
+
+/**
+ * The authority a request names: Host for HTTP/1.x (RFC 9110 §7.2); for HTTP/2 the
+ * `:authority` pseudo-header, or Host when a client sent only that (RFC 9113 §8.3.1 allows
+ * either). `null` when an HTTP/2 request carries both and they differ: §8.3.1 "A server
+ * SHOULD treat a request as malformed if it contains a Host header field that identifies an
+ * entity that differs from the entity in the :authority pseudo-header field."
+ */
+export function authorityOf(raw: RawRequest): string | undefined | null {
+  const host = raw.headers.host;
+  if (raw.httpVersionMajor !== 2) return host;
+  const authority = raw.headers[':authority'] as string | undefined;
+  if (authority === undefined) return host;
+  if (host !== undefined && host.toLowerCase() !== authority.toLowerCase()) return null;
+  return authority;
 }
 
 const gzipP = promisify(gzip);
@@ -189,7 +214,7 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
           client: raw.socket?.remoteAddress ?? '-',
           server: site.serverNames[0] ?? site.name,
           request: `${raw.method} ${raw.url} HTTP/${raw.httpVersion}`,
-          host: raw.headers.host,
+          host: authorityOf(raw) ?? undefined,
         },
         clock.now(),
         pid,
@@ -207,8 +232,12 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
     const site = request.site ?? defaultSite;
     reply.code(status);
     if (extra !== undefined) reply.headers(extra);
-    // RFC 9112 §9.6: after a request we could not read safely, close the connection
-    if (status === 400 || status === 408 || status === 413 || status === 414 || status === 431)
+    // RFC 9112 §9.6: after a request we could not read safely, close the connection. Not
+    // in HTTP/2: frames delimit every stream, and §8.2.2 forbids the Connection field.
+    if (
+      (status === 400 || status === 408 || status === 413 || status === 414 || status === 431) &&
+      request.raw.httpVersionMajor !== 2
+    )
       reply.header('connection', 'close');
     const page = site.errorPages.get(status);
     let body: Buffer | undefined;
@@ -321,7 +350,7 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
     const headers = forwardRequestHeaders(raw.headers, route, {
       clientIp: raw.socket?.remoteAddress ?? '-',
       proto: encrypted ? 'https' : 'http',
-      host: raw.headers.host,
+      host: authorityOf(raw) ?? undefined,
     });
     try {
       const up = await proxyRequest(route, raw.method ?? 'GET', target, headers, raw);
@@ -350,10 +379,12 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
     | { readonly kind: 'static'; readonly req: StaticRequest; readonly isHead: boolean };
 
   /** Steps 1-5 of the header comment: everything before the static handler. */
-  function decide(raw: IncomingMessage): { site: Site; d: Decision } {
+  function decide(raw: RawRequest): { site: Site; d: Decision } {
     const url = raw.url ?? '/';
     const target = parseTarget(url);
-    const host = target.ok && target.authority !== undefined ? target.authority : raw.headers.host;
+    const authority = authorityOf(raw);
+    const host =
+      target.ok && target.authority !== undefined ? target.authority : (authority ?? undefined);
     if (url.length > limits.maxUriBytes)
       return {
         site: defaultSite,
@@ -361,7 +392,14 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
       };
     // RFC 9112 §3.2: "A server MUST respond with a 400 … to any HTTP/1.1 request message that
     // lacks a Host header field … or a Host header field with an invalid field value."
-    if (host === undefined ? raw.httpVersion === '1.1' : host !== '' && !isValidHost(host)) {
+    // RFC 9113 §8.3.1: an "http"/"https" request "MUST contain either an :authority
+    // pseudo-header field or a Host header field"; the two disagreeing is malformed.
+    if (
+      authority === null ||
+      (host === undefined
+        ? raw.httpVersion === '1.1' || raw.httpVersionMajor === 2
+        : host !== '' && !isValidHost(host))
+    ) {
       return {
         site: defaultSite,
         d: { kind: 'error', status: 400, reason: 'missing or invalid Host' },
@@ -472,7 +510,7 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
    * serveStatic), same counting and logging. Anything else returns false and goes through
    * Fastify.
    */
-  function fastServe(req: IncomingMessage, res: ServerResponse): boolean {
+  function fastServe(req: RawRequest, res: RawResponse): boolean {
     const m = req.method;
     if (m !== 'GET' && m !== 'HEAD') return false;
     try {
@@ -485,7 +523,7 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
     }
   }
 
-  function fastServeUnsafe(req: IncomingMessage, res: ServerResponse): boolean {
+  function fastServeUnsafe(req: RawRequest, res: RawResponse): boolean {
     const t0 = clock.monotonic();
     const { site, d } = decide(req);
     if (d.kind !== 'static') return false;
@@ -497,7 +535,7 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
     if (plan.kind !== 'buffer') return false;
     res.writeHead(plan.status, plan.headers);
     const bytes = d.isHead || plan.body === undefined ? 0 : plan.body.length;
-    if (bytes === 0) res.end();
+    if (bytes === 0 || plan.body === undefined) res.end();
     else res.end(plan.body);
     account(site, req, plan.status, bytes, (clock.monotonic() - t0) / 1000);
     return true;
@@ -506,7 +544,7 @@ export function buildApp(cfg: HttpConfig, deps: AppDeps): FastifyInstance {
 
   function account(
     site: Site,
-    raw: IncomingMessage,
+    raw: RawRequest,
     status: number,
     bodyBytes: number,
     seconds: number,

@@ -37,6 +37,14 @@ t.test('schema: defaults, descriptions, unknown keys', async (t) => {
   t.equal(cfg.enabled, true);
   t.equal(cfg.listen.port, 18080);
   t.equal(cfg.limits.maxHeaderBytes, 32768);
+  // HTTP/2 on both listeners unless switched off (nginx `listen … http2`), 128 streams
+  t.equal(cfg.listen.http2, true);
+  t.equal(cfg.https.http2, true);
+  t.equal(cfg.limits.maxConcurrentStreams, 128);
+  t.notOk(Value.Check(HttpConfig, Value.Default(HttpConfig, { listen: { http2: 'yes' } })));
+  t.notOk(
+    Value.Check(HttpConfig, Value.Default(HttpConfig, { limits: { maxConcurrentStreams: 0 } })),
+  );
   t.notOk(Value.Check(HttpConfig, { ...cfg, bogus: 1 }));
   t.notOk(
     Value.Check(

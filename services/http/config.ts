@@ -8,6 +8,10 @@
  * containers). `check()` reports roots or certificates that do not exist and clashing
  * server names.
  *
+ * HTTP/2 (`listen.http2`, `https.http2`) reuses the HTTP/1.1 limits where nginx does:
+ * maxHeaderBytes becomes SETTINGS_MAX_HEADER_LIST_SIZE, keepAliveTimeoutMs / keepAliveRequests
+ * bound an idle connection and its requests, the connection caps count h2 connections.
+ *
  * Left out: regex server names (`~^…`), per-location blocks other than proxy prefixes,
  * basic auth, request rate limits per client (connections per client are capped).
  */
@@ -157,6 +161,11 @@ export const HttpConfig = Type.Object(
           maximum: 65535,
           description: 'Plain HTTP port; 0 picks a free one',
         }),
+        http2: Type.Boolean({
+          default: true,
+          description:
+            'Also serve HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3) on this port: a connection opening with the client preface speaks HTTP/2, any other HTTP/1.1 (nginx `listen … http2` / `http2 on;`)',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -172,6 +181,11 @@ export const HttpConfig = Type.Object(
           minimum: 0,
           maximum: 65535,
           description: 'HTTPS port; 0 picks a free one',
+        }),
+        http2: Type.Boolean({
+          default: true,
+          description:
+            'Offer `h2` before `http/1.1` in TLS ALPN (RFC 9113 §3.2, RFC 7301); clients without it keep HTTP/1.1 (nginx `listen 443 ssl http2` / `http2 on;`)',
         }),
       },
       { default: {}, additionalProperties: false },
@@ -222,6 +236,13 @@ export const HttpConfig = Type.Object(
           minimum: 1,
           description:
             'Open client connections per listener; at the cap the connection waiting longest for a request head is closed to make room, and a new one is refused only when all are mid-request (nginx worker_connections 1024 in the peer config; nginx closes reusable keep-alive connections first)',
+        }),
+        maxConcurrentStreams: Type.Integer({
+          default: 128,
+          minimum: 1,
+          maximum: 2147483647,
+          description:
+            'HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: requests open at once on one connection (RFC 9113 §5.1.2; nginx http2_max_concurrent_streams 128)',
         }),
         maxConnectionsPerSource: Type.Integer({
           default: 64,

@@ -16,6 +16,10 @@
  *   its way is closed only after `maxConnections` newer connections arrived before its head
  *   did, so legitimate requests get through while slow ones are shed oldest first.
  *
+ * HTTP/2 fits unchanged (server.ts): one slot per TCP connection, each stream is a request
+ * (`headReceived` when its HEADERS arrived, `responseDone` when it closed), so a connection
+ * with no open stream waits for a head like an idle keep-alive connection (RFC 9113 §5.1).
+ *
  * Pure bookkeeping keyed by any object (the adapter uses the TCP socket); no sockets, no
  * timers. "Oldest" is the order in which connections began waiting for a head, kept by the
  * insertion order of a Map, so every operation is O(1).

@@ -9,6 +9,10 @@
  *   http_connections_shed_total{reason}     connections closed by the connection limits:
  *                                           per_source_cap, evicted_header_incomplete,
  *                                           max_connections (connection-slots.ts)
+ *   http_h2_sessions_total                  HTTP/2 connections (h2c and h2 over TLS)
+ *   http_h2_sessions_closed_total{reason}   HTTP/2 connections closed for bad behaviour:
+ *                                           protocol_error (RFC 9113 §5.4.1, frame floods),
+ *                                           rapid_reset (stream-reset-rate.ts)
  *   http_internal_errors_total              bugs caught by the adapter (answered 500)
  *   http_upstream_errors_total{site}        proxy failures answered 502/504
  *   http_file_cache_entries, http_file_cache_bytes
@@ -19,6 +23,8 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ShedReason } from './connection-slots.js';
+
+export type H2CloseReason = 'protocol_error' | 'rapid_reset';
 
 const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -37,6 +43,10 @@ export interface HttpMetrics {
   /** A connection refused at accept or evicted by the connection limits. */
   connectionShed(reason: ShedReason): void;
   internalError(): void;
+  /** An HTTP/2 session began. */
+  h2SessionOpened(): void;
+  /** An HTTP/2 session was closed because of the peer's behaviour. */
+  h2SessionClosed(reason: H2CloseReason): void;
   cacheStats: () => { entries: number; bytes: number };
 }
 
@@ -44,7 +54,9 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
   const sites = new Map<string, SiteCounters>();
   const clientErrors = new Map<number, number>();
   const shed = new Map<ShedReason, number>();
+  const h2Closed = new Map<H2CloseReason, number>();
   let internalErrors = 0;
+  let h2Sessions = 0;
 
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
@@ -78,6 +90,12 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
     },
     internalError() {
       internalErrors++;
+    },
+    h2SessionOpened() {
+      h2Sessions++;
+    },
+    h2SessionClosed(reason) {
+      h2Closed.set(reason, (h2Closed.get(reason) ?? 0) + 1);
     },
     cacheStats: () => ({ entries: 0, bytes: 0 }),
   };
@@ -134,6 +152,25 @@ export function createHttpMetrics(registry: Registry): HttpMetrics {
     collect() {
       this.reset();
       for (const [reason, n] of shed) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: 'http_h2_sessions_total',
+    help: 'HTTP/2 connections served (h2c by prior knowledge and h2 by TLS ALPN)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (h2Sessions > 0) this.inc(h2Sessions);
+    },
+  });
+  new Counter({
+    name: 'http_h2_sessions_closed_total',
+    help: 'HTTP/2 connections closed because of the client, by reason (protocol_error, rapid_reset)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of h2Closed) this.inc({ reason }, n);
     },
   });
   new Counter({

@@ -111,7 +111,9 @@ export function forwardRequestHeaders(
   const listed = connectionListed(h);
   const out: HeaderMap = {};
   for (const k of Object.keys(h)) {
-    if (HOP_BY_HOP.has(k) || listed?.has(k) || k === 'host') continue;
+    // RFC 9113 §8.3: pseudo-header fields (`:method`, `:authority` …) of an HTTP/2 request
+    // "are not HTTP header fields"; the upstream speaks HTTP/1.1 and gets Host instead
+    if (HOP_BY_HOP.has(k) || listed?.has(k) || k === 'host' || k.startsWith(':')) continue;
     out[k] = h[k];
   }
   out.host = r.preserveHost && info.host !== undefined ? info.host : r.url.host;
