@@ -1,12 +1,13 @@
 /**
  * Admin listener on 127.0.0.1 port 0 with fake hooks: /healthz, /readyz, /metrics,
- * POST /reload, 404, close().
+ * POST /reload, /services, 404, close().
  */
 import t from 'tap';
 import { request } from 'node:http';
 import { Counter } from 'prom-client';
 import { startAdmin, type AdminHooks } from './admin.js';
 import { createRegistry } from './metrics.js';
+import type { ServiceDescription } from './service.js';
 
 interface Reply {
   status: number;
@@ -48,7 +49,18 @@ t.test('admin endpoints', async (t) => {
   let ready = true;
   let reloadOk = true;
   let reloads = 0;
+  const described: ServiceDescription[] = [
+    {
+      name: 'dns',
+      keyCounters: {
+        requests: [{ metric: 'dns_queries_total' }],
+        errors: [{ metric: 'dns_queries_total', labels: { rcode: 'SERVFAIL' } }],
+      },
+    },
+    { name: 'http', keyCounters: null },
+  ];
   const hooks: AdminHooks = {
+    services: () => described,
     readiness: () => ({ ready, services: { dns: ready, http: true } }),
     reload: async () => {
       reloads++;
@@ -99,6 +111,15 @@ t.test('admin endpoints', async (t) => {
     t.equal(r.status, 500);
     t.same(JSON.parse(r.body), { ok: false, results: { dns: 'zone.db:3: bad TTL' } });
     t.equal(reloads, 2);
+  });
+
+  t.test('GET /services: the services run, with their key counters', async (t) => {
+    const r = await call(admin.port, 'GET', '/services');
+    t.equal(r.status, 200);
+    t.equal(r.type, 'application/json');
+    t.equal(r.cache, 'no-store');
+    t.same(JSON.parse(r.body), described, 'JSON round trip of the hook');
+    t.equal((await call(admin.port, 'POST', '/services')).status, 404, 'read-only');
   });
 
   t.test('everything else is 404', async (t) => {
@@ -174,6 +195,22 @@ t.test('close() releases the port, even with a keep-alive client connected', asy
   });
   t.equal(again.port, port);
   await again.close();
+});
+
+t.test('without a services hook, GET /services is 404 (as an older netsvc answers)', async (t) => {
+  const admin = await startAdmin({
+    address: '127.0.0.1',
+    port: 0,
+    registry: createRegistry({ defaults: false }),
+    hooks: {
+      readiness: () => ({ ready: true, services: {} }),
+      reload: async () => ({ ok: true, results: {} }),
+    },
+  });
+  t.teardown(() => admin.close());
+  const r = await call(admin.port, 'GET', '/services');
+  t.equal(r.status, 404);
+  t.equal(r.body, 'not found\n');
 });
 
 t.test('a port in use rejects startAdmin', async (t) => {

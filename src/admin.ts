@@ -6,18 +6,22 @@
  *   GET  /metrics  Prometheus text format
  *   POST /reload   re-read zones/sites of every service that supports reload
  *   GET  /state/<svc>  JSON of a started service's optional `state()` (404 when it has none)
+ *   GET  /services  JSON `[{name, keyCounters}]` of the services this process runs
  *
  * Bind it to a private address: it has no authentication (like BIND's rndc on 127.0.0.1).
  */
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import type { ServiceDescription } from './service.js';
 
 export interface AdminHooks {
   readiness(): { ready: boolean; services: Record<string, boolean> };
   reload(): Promise<{ ok: boolean; results: Record<string, string> }>;
   /** A service's read-only state; undefined when not started or without `state()`. */
   state?(name: string): unknown;
+  /** The services this process runs, so a monitor learns their key counters from them. */
+  services?(): readonly ServiceDescription[];
 }
 
 export interface AdminServer {
@@ -54,6 +58,9 @@ export async function startAdmin(opts: {
       const value = opts.hooks.state?.(decodeURIComponent(url.slice('/state/'.length)));
       if (value === undefined) return send(res, 404, 'text/plain', 'no state\n');
       return send(res, 200, 'application/json', JSON.stringify(value) + '\n');
+    }
+    if (req.method === 'GET' && url === '/services' && opts.hooks.services) {
+      return send(res, 200, 'application/json', JSON.stringify(opts.hooks.services()) + '\n');
     }
     if (req.method === 'POST' && url === '/reload') {
       const r = await opts.hooks.reload();

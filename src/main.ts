@@ -14,7 +14,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { request } from 'node:http';
 import { loadServices, serviceNames, isServiceName } from '../services/index.js';
-import type { RegisteredService } from './service.js';
+import { describeService, type RegisteredService } from './service.js';
 import { loadConfigDir, formatIssue, type LoadedConfig } from './config.js';
 import { createRootLogger } from './log.js';
 import { createRegistry } from './metrics.js';
@@ -187,6 +187,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
           readiness: () => runner.readiness(),
           reload: () => runner.reload(),
           state: (n) => runner.state(n),
+          services: () => planned.map((p) => describeService(p.def)),
         },
       });
     } catch (e) {

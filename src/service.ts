@@ -5,7 +5,8 @@
  * every default), and a `create()` that receives the frozen, validated config and a context
  * (logger, metrics registry, data dir, clock) and returns a started-on-demand Service.
  * The runner calls `start()` in the order of services/index.ts under a deadline and `stop()`
- * in reverse order. `reload()` is optional (SIGHUP, admin `POST /reload`).
+ * in reverse order. `reload()` is optional (SIGHUP, admin `POST /reload`). `keyCounters`
+ * tells the monitor which metrics are its requests and errors (admin `GET /services`).
  */
 import type { TSchema, Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -43,6 +44,34 @@ export interface Service {
   state?(): unknown;
 }
 
+/**
+ * One metric's samples, optionally narrowed by labels. Plain JSON data, because the admin
+ * listener serves it (`GET /services`) to monitors that may run another version. Each label
+ * value is a regular expression the whole value must match, as PromQL's `=~` is anchored:
+ * `{ rcode: 'SERVFAIL' }` is that exact value, `{ class: '5..' }` any 5xx class.
+ */
+export interface SeriesMatch {
+  readonly metric: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * What counts as a request and as an error of a service, summed over every matching sample.
+ * Errors are failures a person should look at (SERVFAIL, 5xx, a bug caught at an adapter),
+ * not a client's own mistake (NXDOMAIN, 404, a wrong password). Metrics start `<svc>_`.
+ */
+export interface KeyCounters {
+  readonly requests: readonly SeriesMatch[];
+  readonly errors: readonly SeriesMatch[];
+}
+
+/** A running service as the admin listener describes it (`GET /services`). */
+export interface ServiceDescription {
+  readonly name: string;
+  /** null: the service declares none (the monitor uses `<svc>_requests_total` …). */
+  readonly keyCounters: KeyCounters | null;
+}
+
 export interface ServiceDefinition<S extends TSchema = TSchema> {
   readonly name: string;
   /** Schema of `<name>.yaml`; must have `enabled` and `additionalProperties: false`. */
@@ -54,6 +83,8 @@ export interface ServiceDefinition<S extends TSchema = TSchema> {
    * applied before NETSVC_<SVC>__… (the DHCP service reads the reference's IFDHCP…).
    */
   readonly envOverrides?: (env: NodeJS.ProcessEnv) => readonly EnvOverride[];
+  /** Optional: the metrics the monitor charts as this service's requests and errors. */
+  readonly keyCounters?: KeyCounters;
   readonly create: (cfg: Static<S>, ctx: ServiceContext) => Service;
 }
 
@@ -72,6 +103,7 @@ export interface RegisteredService {
   readonly name: string;
   readonly config: TSchema;
   readonly envOverrides?: (env: NodeJS.ProcessEnv) => readonly EnvOverride[];
+  readonly keyCounters?: KeyCounters;
   check(value: unknown, configDir: string): string[];
   create(value: unknown, ctx: ServiceContext): Service;
 }
@@ -89,7 +121,13 @@ export function registerService<S extends TSchema>(def: ServiceDefinition<S>): R
     name: def.name,
     config: def.config,
     ...(def.envOverrides ? { envOverrides: def.envOverrides } : {}),
+    ...(def.keyCounters ? { keyCounters: def.keyCounters } : {}),
     check: (value, configDir) => def.check?.(valid(value), configDir) ?? [],
     create: (value, ctx) => def.create(valid(value), ctx),
   };
+}
+
+/** What `GET /services` says about a registered service. */
+export function describeService(def: RegisteredService): ServiceDescription {
+  return { name: def.name, keyCounters: def.keyCounters ?? null };
 }

@@ -11,10 +11,15 @@
  * I/O modules are refused even as types: a core should not know what a socket looks like.
  * Besides the socket, file, process, thread and SQLite modules, node:timers (the same timers
  * by import), node:http2 and node:cluster are refused, and src/store/ counts as an adapter
- * (only a store.ts may use it).
+ * (only a store.ts may use it), as does src/observe/scrape-client.ts (HTTP to admin ports).
  *
  * ESM rule (DESIGN.md "Style"): every relative import in src/, services/ and test/ names a
  * `.js` file (or `.json`), as NodeNext resolution requires at run time.
+ *
+ * Boundary rule (DESIGN.md "Layout", src/ knows no protocol): nothing under src/ imports
+ * services/, even as a type, except src/main.ts, which loads the registry
+ * (services/index.ts), and src/testing/. What the CLI shares with the monitor lives in
+ * src/observe/; what the monitor must know of a service comes from its definition.
  *
  * The scanner is a small lexer, not a TypeScript parser: it blanks comments and string
  * contents (keeping positions, so line numbers hold) and then matches patterns. It knows
@@ -188,6 +193,7 @@ const ADAPTERS: Readonly<Record<string, string>> = {
   'services/dns/worker-pool-adapter.ts': 'UDP worker processes',
   'services/dns/worker-server.ts': 'the UDP worker process itself',
   'services/dns/zone-store.ts': 'zone files read from disk',
+  'services/dns/journal-store.ts': 'the UPDATE journal in SQLite',
   'services/ftp/account-store.ts': 'user and secret files',
   'services/ftp/connection-adapter.ts': 'one control connection: socket, timers, effects',
   'services/ftp/data-channel-adapter.ts': 'active/passive data sockets',
@@ -203,7 +209,6 @@ const ADAPTERS: Readonly<Record<string, string>> = {
   'services/monitor/collector-adapter.ts': 'sampling timers',
   'services/monitor/history-store.ts': 'samples in SQLite',
   'services/monitor/host-adapter.ts': '/proc and /sys reads',
-  'services/monitor/scrape-adapter.ts': 'metrics scrapes over HTTP',
   'services/sip/relay-adapter.ts': 'RTP/RTCP sockets of the relay',
 };
 
@@ -217,6 +222,8 @@ function isAdapter(file: string): boolean {
   // src/store is the shared SQLite helper: only a service's store.ts may use it. (src/net
   // is not listed: it also holds pure helpers such as CIDR math that cores may use.)
   if (file.startsWith('src/store/')) return true;
+  // The admin-listener client shared by the monitor and the CLI: HTTP requests.
+  if (file === 'src/observe/scrape-client.ts') return true;
   const parts = file.split('/');
   if (parts[0] !== 'services') return false;
   if (parts.length === 3 && ['server.ts', 'index.ts', 'store.ts'].includes(parts[2]!)) return true;
@@ -288,6 +295,23 @@ function scanExtensions(file: string, src: string): string[] {
     .filter((i) => i.spec.startsWith('./') || i.spec.startsWith('../'))
     .filter((i) => !/\.(js|json)$/.test(i.spec))
     .map((i) => `${file}:${i.line}: relative import '${i.spec}' must name a .js file`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Boundary rule
+
+/** The files under src/ allowed to import services/: the entry point and test helpers. */
+function mayImportServices(file: string): boolean {
+  return file === 'src/main.ts' || file.startsWith('src/testing/');
+}
+
+/** Imports of services/ from a file under src/, as `file:line: what`. */
+function scanBoundary(file: string, src: string): string[] {
+  if (!file.startsWith('src/') || mayImportServices(file)) return [];
+  return importsOf(src)
+    .filter((i) => i.spec.startsWith('.'))
+    .filter((i) => posix.join(posix.dirname(file), i.spec).startsWith('services/'))
+    .map((i) => `${file}:${i.line}: src/ imports '${i.spec}' (src/ must not know services/)`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -410,6 +434,36 @@ t.test(
       t.ok(build.exclude.includes(pattern), `tsconfig.build.json excludes ${pattern}`);
   },
 );
+
+t.test('boundary: src/ does not import services/', async (t) => {
+  t.same(
+    scanBoundary(
+      'src/cli/x.ts',
+      [
+        "import { a } from '../../services/monitor/snapshot.js';",
+        "import type { B } from '../../services/dns/config.js';",
+        "const c = await import('../../services/index.js');",
+        "import { d } from '../observe/snapshot.js';",
+        "// import { e } from '../../services/x.js';",
+      ].join('\n'),
+    ),
+    [
+      "src/cli/x.ts:1: src/ imports '../../services/monitor/snapshot.js' (src/ must not know services/)",
+      "src/cli/x.ts:2: src/ imports '../../services/dns/config.js' (src/ must not know services/)",
+      "src/cli/x.ts:3: src/ imports '../../services/index.js' (src/ must not know services/)",
+    ],
+    'self-test: value, type and dynamic imports are caught; src/ and comments are not',
+  );
+  t.same(scanBoundary('src/main.ts', "import { x } from '../services/index.js';"), []);
+  const files = tsFiles('src');
+  t.ok(files.includes('src/main.ts'), 'scanned src/');
+  const bad = files.flatMap((f) => scanBoundary(f, read(f)));
+  t.same(bad, [], `src/ files importing services/:\n${bad.join('\n')}`);
+  t.ok(
+    importsOf(read('src/main.ts')).some((i) => i.spec === '../services/index.js'),
+    'src/main.ts is the one place that loads the registry',
+  );
+});
 
 t.test('ESM: relative imports end in .js', async (t) => {
   const files = ['src', 'services', 'test'].flatMap(tsFiles);

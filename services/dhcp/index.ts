@@ -11,6 +11,11 @@ export default defineService({
   config: DhcpConfig,
   check: (cfg) => checkDhcpConfig(cfg),
   envOverrides: referenceEnvOverrides,
+  // Messages received / bugs, and requests no free address could answer (pool exhausted).
+  keyCounters: {
+    requests: [{ metric: 'dhcp_packets_received_total' }],
+    errors: [{ metric: 'dhcp_internal_errors_total' }, { metric: 'dhcp_pool_exhausted_total' }],
+  },
   create(cfg, ctx) {
     // The adapter (SQLite, the native socket addon) loads only when the service starts.
     let server: DhcpServer | undefined;

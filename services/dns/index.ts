@@ -12,6 +12,14 @@ export default defineService({
   name: 'dns',
   config: DnsConfig,
   check: checkDnsConfig,
+  // Queries / SERVFAIL answers and bugs caught at the adapter (NXDOMAIN is the client's).
+  keyCounters: {
+    requests: [{ metric: 'dns_queries_total' }],
+    errors: [
+      { metric: 'dns_queries_total', labels: { rcode: 'SERVFAIL' } },
+      { metric: 'dns_internal_errors_total' },
+    ],
+  },
   create(cfg, ctx) {
     let server: DnsServer | undefined;
     return {

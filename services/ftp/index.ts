@@ -8,6 +8,14 @@ export default defineService({
   name: 'ftp',
   config: FtpConfig,
   check: checkFtpConfig,
+  // Commands / failed transfers and bugs (a wrong password is the client's mistake).
+  keyCounters: {
+    requests: [{ metric: 'ftp_commands_total' }],
+    errors: [
+      { metric: 'ftp_internal_errors_total' },
+      { metric: 'ftp_transfers_total', labels: { result: 'failed' } },
+    ],
+  },
   create(cfg, ctx) {
     // The adapter loads only when the service starts (one-service containers stay small).
     let server: FtpServer | undefined;

@@ -60,5 +60,13 @@ export default defineService({
   name: 'http',
   config: HttpConfig,
   check: (cfg, configDir) => checkSites(cfg, configDir),
+  // Responses; 5xx answers and upstream failures are errors (a 404 is the client's mistake).
+  keyCounters: {
+    requests: [{ metric: 'http_requests_total' }],
+    errors: [
+      { metric: 'http_requests_total', labels: { class: '5xx' } },
+      { metric: 'http_upstream_errors_total' },
+    ],
+  },
   create: createHttpService,
 });

@@ -1,20 +1,28 @@
 /**
  * The scrape loop: every `scrapeIntervalSeconds`, scrape every target and the host, turn
- * the samples into series (derive-series.ts, host-stats.ts), store them (history-store.ts),
- * build the status and the merged state (snapshot.ts) and hand a `Round` to listeners
- * (the SSE clients). A round that is still running when the next is due makes that one
- * skip (a slow target never piles up requests).
+ * the samples into series (src/observe/derive-series.ts, host-stats.ts), store them
+ * (history-store.ts), build the status and the merged state (src/observe/snapshot.ts) and
+ * hand a `Round` to listeners (the SSE clients). A target's `GET /services` (its key
+ * counters) is asked on its first scrape and again when it restarts or its services change.
+ * A round still running when the next is due makes that one skip (no pile-up).
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../../src/clock.js';
+import { extract, mergeSeries, rates, type Extract } from '../../src/observe/derive-series.js';
+import { fetchServices, scrapeTarget, type TargetScrape } from '../../src/observe/scrape-client.js';
+import {
+  buildStatus,
+  mergeState,
+  type Status,
+  type TargetInput,
+} from '../../src/observe/snapshot.js';
+import type { ServiceDescription } from '../../src/service.js';
 import type { MonitorConfig } from './config.js';
-import { extract, mergeSeries, rates, type Extract } from './derive-series.js';
+import { keyCountersFor } from './fallback-rules.js';
 import { hostSeries, type HostReading } from './host-stats.js';
 import { readHost } from './host-adapter.js';
 import type { HistoryStore } from './history-store.js';
 import type { MonitorMetrics } from './metrics.js';
-import { scrapeTarget } from './scrape-adapter.js';
-import { buildStatus, mergeState, type Status, type TargetInput } from './snapshot.js';
 
 export interface Round {
   readonly ts: number;
@@ -29,6 +37,11 @@ export class Collector {
   private running: Promise<void> | undefined;
   private readonly prev = new Map<string, { at: number; ex: Extract }>();
   private readonly known = new Map<string, Record<string, boolean>>();
+  /** Per target: its /services answer (undefined: it has none) and when it was asked. */
+  private readonly described = new Map<
+    string,
+    { stamp: string; services: ServiceDescription[] | undefined }
+  >();
   private host: { at: number; reading: HostReading } | undefined;
   private readonly listeners = new Set<(r: Round) => void>();
   last: Round | undefined;
@@ -69,6 +82,28 @@ export class Collector {
     return this.running;
   }
 
+  /**
+   * Ask a target for its /services when it is new, restarted (another process start time)
+   * or runs other services than when last asked; one request per change, not per scrape.
+   * A failed request is asked again next round; meanwhile the fallback rules apply.
+   */
+  private async describe(s: TargetScrape): Promise<void> {
+    if (!s.up) {
+      this.described.delete(s.target);
+      return;
+    }
+    const started = s.samples.find((x) => x.name === 'netsvc_process_start_time_seconds');
+    const stamp = `${started?.value ?? ''} ${Object.keys(s.services).sort().join(',')}`;
+    if (this.described.get(s.target)?.stamp === stamp) return;
+    try {
+      const services = await fetchServices(s, this.cfg.scrapeTimeoutMs);
+      this.described.set(s.target, { stamp, services });
+    } catch (e) {
+      this.described.delete(s.target);
+      this.deps.log.debug({ err: e, target: s.target }, 'GET /services failed; asking again');
+    }
+  }
+
   private async round(): Promise<void> {
     const { cfg, deps } = this;
     const now = deps.clock.now();
@@ -79,6 +114,7 @@ export class Collector {
       Promise.all(cfg.targets.map((t) => scrapeTarget(t, cfg.scrapeTimeoutMs))),
       cfg.host.enabled ? readHost(cfg.host.procDir, cfg.host.sysDir) : Promise.resolve(undefined),
     ]);
+    await Promise.all(scrapes.map((s) => this.describe(s)));
     const parts: Map<string, number>[] = [];
     const inputs: TargetInput[] = [];
     for (const s of scrapes) {
@@ -91,7 +127,8 @@ export class Collector {
       inputs.push({ ...s, services });
       const values = new Map<string, number>([[`proc/${s.target}/up`, s.up ? 1 : 0]]);
       if (s.up) {
-        const ex = extract(s.target, s.samples, Object.keys(services));
+        const described = this.described.get(s.target)?.services;
+        const ex = extract(s.target, s.samples, keyCountersFor(Object.keys(services), described));
         const p = this.prev.get(s.target);
         for (const [k, v] of rates(p?.ex, ex, p ? (s.at - p.at) / 1000 : 0)) values.set(k, v);
         this.prev.set(s.target, { at: s.at, ex });

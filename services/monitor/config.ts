@@ -10,22 +10,8 @@
  * the token lives in a file (a Docker secret), never in the repository.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { AdminTarget } from '../../src/observe/admin-target.js';
 import { isPasswordHash } from '../../src/password-hash.js';
-
-const Target = Type.Object(
-  {
-    name: Type.String({
-      minLength: 1,
-      pattern: '^[A-Za-z0-9_.-]+$',
-      description: 'Short name of the process (the compose service, e.g. dhcp-eth1)',
-    }),
-    url: Type.String({
-      pattern: '^https?://',
-      description: 'Base URL of its admin listener, e.g. http://127.0.0.1:9091',
-    }),
-  },
-  { additionalProperties: false },
-);
 
 export const MonitorConfig = Type.Object(
   {
@@ -45,7 +31,7 @@ export const MonitorConfig = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
-    targets: Type.Array(Target, {
+    targets: Type.Array(AdminTarget, {
       default: [{ name: 'netsvc', url: 'http://127.0.0.1:10090' }],
       description: 'Admin listeners to scrape; one per netsvc process',
     }),

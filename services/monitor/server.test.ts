@@ -1,8 +1,8 @@
 /**
  * The monitor end to end on 127.0.0.1 port 0: a fake netsvc process (the real admin
  * listener with a registry and a state hook), one scrape round, then the JSON API, the
- * live events, the page and its assets, auth (token and basic), read-only routing, and a
- * target that goes down.
+ * live events, the page and its assets, auth (token and basic), read-only routing, a
+ * target that goes down, and key counters learnt from a target's GET /services.
  */
 import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -209,6 +209,77 @@ t.test('API, state, page and live events', async (t) => {
       ['dhcp', false, false],
     ],
   );
+});
+
+t.test("key counters from the target's /services, else the generic rule", async (t) => {
+  const registryA = createRegistry();
+  const queries = new Counter({
+    name: 'dns_queries_total',
+    help: 'q',
+    labelNames: ['rcode'],
+    registers: [registryA],
+  });
+  queries.inc({ rcode: 'NOERROR' }, 1);
+  let asked = 0;
+  let runs: Record<string, boolean> = { dns: true };
+  const a = await startAdmin({
+    address: '127.0.0.1',
+    port: 0,
+    registry: registryA,
+    hooks: {
+      readiness: () => ({ ready: true, services: runs }),
+      reload: async () => ({ ok: true, results: {} }),
+      services: () => {
+        asked++;
+        return [
+          {
+            name: 'dns',
+            keyCounters: {
+              requests: [{ metric: 'dns_queries_total' }],
+              errors: [{ metric: 'dns_queries_total', labels: { rcode: 'SERVFAIL' } }],
+            },
+          },
+        ];
+      },
+    },
+  });
+  t.teardown(() => a.close());
+  // An older netsvc: no /services; its ftp counts only by the generic rule.
+  const registryB = createRegistry();
+  const counter = (name: string) => new Counter({ name, help: 'h', registers: [registryB] });
+  const commands = counter('ftp_commands_total');
+  const requests = counter('ftp_requests_total');
+  const errors = counter('ftp_internal_errors_total');
+  const b = await startAdmin({
+    address: '127.0.0.1',
+    port: 0,
+    registry: registryB,
+    hooks: {
+      readiness: () => ({ ready: true, services: { ftp: true } }),
+      reload: async () => ({ ok: true, results: {} }),
+    },
+  });
+  t.teardown(() => b.close());
+  const { server, base } = await monitorFor(t, [
+    { name: 'a', url: `http://127.0.0.1:${a.port}` },
+    { name: 'b', url: `http://127.0.0.1:${b.port}` },
+  ]);
+  queries.inc({ rcode: 'NOERROR' }, 3);
+  queries.inc({ rcode: 'SERVFAIL' }, 2);
+  commands.inc(10);
+  requests.inc(4);
+  errors.inc(1);
+  await server.collector!.tick();
+  const v = JSON.parse((await fetchText(base + '/api/latest')).body).values;
+  t.ok(v['svc/dns/req'] > 0, 'dns requests by the declared rule');
+  t.ok(Math.abs(v['svc/dns/err'] / v['svc/dns/req'] - 2 / 5) < 1e-9, 'SERVFAIL: 2 of 5');
+  t.ok(Math.abs(v['svc/ftp/err'] / v['svc/ftp/req'] - 1 / 4) < 1e-9, 'ftp: generic rule');
+  t.equal(asked, 1, 'asked once, not per scrape');
+  runs = { dns: true, sip: true };
+  await server.collector!.tick();
+  t.equal(asked, 2, 'asked again when the services changed');
+  await server.collector!.tick();
+  t.equal(asked, 2);
 });
 
 t.test('token and basic auth', async (t) => {

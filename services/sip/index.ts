@@ -10,6 +10,14 @@ export default defineService({
   name: 'sip',
   config: SipConfig,
   check: (cfg, configDir) => checkSipConfig(cfg, configDir),
+  // Requests / our 5xx responses and bugs (401, 404, 486 answer the client's request).
+  keyCounters: {
+    requests: [{ metric: 'sip_requests_total' }],
+    errors: [
+      { metric: 'sip_internal_errors_total' },
+      { metric: 'sip_responses_total', labels: { class: '5.*' } },
+    ],
+  },
   create(cfg, ctx) {
     const users = resolveSecrets(cfg, ctx.configDir);
     const metrics = createSipMetrics(ctx.metrics);

@@ -3,8 +3,8 @@
  * services' `GET /state/<svc>` documents (DHCP leases, SIP registrations and calls),
  * merged over every admin listener, as the monitor shows them.
  */
-import { scrapeTarget } from '../../services/monitor/scrape-adapter.js';
-import { mergeState } from '../../services/monitor/snapshot.js';
+import { scrapeTarget } from '../observe/scrape-client.js';
+import { mergeState } from '../observe/snapshot.js';
 import type { AdminTarget } from './targets.js';
 import { formatDuration, formatTable } from './table.js';
 

@@ -1,11 +1,11 @@
 /**
  * `netsvc status [--json]`: every service of every admin listener, with its state, the
- * uptime and RSS of the process running it, and a few key counters (snapshot.ts
+ * uptime and RSS of the process running it, and a few counters (src/observe/snapshot.ts
  * KEY_COUNTERS). One scrape, so counters are totals, not rates (the monitor charts rates).
  */
-import { extract } from '../../services/monitor/derive-series.js';
-import { scrapeTarget } from '../../services/monitor/scrape-adapter.js';
-import { buildStatus, type Status } from '../../services/monitor/snapshot.js';
+import { extract } from '../observe/derive-series.js';
+import { scrapeTarget } from '../observe/scrape-client.js';
+import { buildStatus, type Status } from '../observe/snapshot.js';
 import type { AdminTarget } from './targets.js';
 import { formatBytes, formatDuration, formatTable } from './table.js';
 
@@ -17,9 +17,9 @@ export async function collectStatus(
     targets.map((t) => scrapeTarget(t, timeoutMs, { state: false })),
   );
   const values = new Map<string, number>();
+  // Gauges only (RSS): request and error rates need two scrapes, so no service rules.
   for (const s of scrapes) {
-    for (const [k, v] of extract(s.target, s.samples, Object.keys(s.services)).gauges)
-      values.set(k, v);
+    for (const [k, v] of extract(s.target, s.samples, []).gauges) values.set(k, v);
   }
   return buildStatus(Math.round(Date.now() / 1000), 0, scrapes, values);
 }

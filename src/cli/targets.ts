@@ -5,13 +5,16 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { finishConfig, readYamlFile, RuntimeConfig, RUNTIME_FILE } from '../config.js';
-import { MonitorConfig } from '../../services/monitor/config.js';
+import { AdminTarget } from '../observe/admin-target.js';
 
-export interface AdminTarget {
-  readonly name: string;
-  readonly url: string;
-}
+export type { AdminTarget };
+
+// Only the `targets` key of monitor.yaml: the rest is the monitor's business (and its
+// schema lives in services/, which src/ does not import).
+const TargetList = Type.Array(AdminTarget);
 
 export function adminTargets(configDir: string, urls: readonly string[]): AdminTarget[] {
   if (urls.length > 0)
@@ -20,9 +23,9 @@ export function adminTargets(configDir: string, urls: readonly string[]): AdminT
   const monitorFile = join(dir, 'monitor.yaml');
   if (existsSync(monitorFile)) {
     const doc = readYamlFile(monitorFile);
-    const cfg = finishConfig(MonitorConfig, doc.data, monitorFile);
-    if (doc.issues.length === 0 && cfg.issues.length === 0 && doc.data.targets !== undefined) {
-      return cfg.value.targets.map((t) => ({ name: t.name, url: t.url }));
+    const targets = doc.data.targets;
+    if (doc.issues.length === 0 && Value.Check(TargetList, targets)) {
+      return targets.map((t) => ({ name: t.name, url: t.url }));
     }
   }
   const runtimeFile = join(dir, RUNTIME_FILE);

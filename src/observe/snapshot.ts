@@ -1,9 +1,9 @@
 /**
- * One scrape round turned into what the page and the CLI show: per target (process) up,
- * ready, uptime, CPU and RSS; per service up/ready (a service is up when every process
- * running it answers, ready when every one says ready), its request and error rates; and
- * the services' `/state/<svc>` documents merged over targets (three DHCP containers give
- * one lease table; each row gains a `target` field).
+ * One scrape round turned into what the monitor page and `netsvc status` show: per target
+ * (process) up, ready, uptime, CPU and RSS; per service up/ready (up when every process
+ * running it answers, ready when every one says ready), its request and error rates and a
+ * few counters; and the `/state/<svc>` documents merged over targets (three DHCP
+ * containers give one lease table; each row gains a `target` field).
  */
 import type { Sample } from './exposition.js';
 

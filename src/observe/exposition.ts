@@ -1,14 +1,12 @@
 /**
  * A parser for the Prometheus text exposition format 0.0.4 (prometheus.io/docs/instrumenting/
- * exposition_formats), the format prom-client writes on /metrics.
+ * exposition_formats), what prom-client writes on /metrics; read by the monitor and the CLI.
  *
  * "metric_name [ "{" label_name "=" `"` label_value `"` { "," … } [ "," ] "}" ] value [ timestamp ]"
- * Label values escape `\\`, `\"` and `\n`. Values are Go floats, including `NaN`, `+Inf`
- * and `-Inf`. `# HELP` / `# TYPE` lines are read for the type; other comments are skipped.
- *
- * Never throws: a malformed line is skipped and counted in `bad`, so one odd metric does
- * not hide a whole scrape. Leaves out: timestamps (ignored), OpenMetrics extensions
- * (exemplars, `# EOF`, `_created`).
+ * Label values escape `\\`, `\"` and `\n`; values are Go floats (`NaN`, `+Inf`, `-Inf`);
+ * `# TYPE` lines give the type, other comments are skipped. Never throws: a malformed line
+ * is skipped and counted in `bad`, so one odd metric does not hide a whole scrape.
+ * Leaves out: timestamps (ignored), OpenMetrics extensions (exemplars, `# EOF`, `_created`).
  */
 
 export interface Sample {

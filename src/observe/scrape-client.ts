@@ -1,12 +1,15 @@
 /**
- * Scrapes one netsvc admin listener: `GET /readyz` (which services run, ready or not),
- * `GET /metrics` (Prometheus text) and `GET /state/<svc>` for each service (JSON; a 404
- * means the service publishes no state). Plain node:http with a deadline per request and
- * a bounded body; also used by the operator CLI (src/cli/).
+ * Scrapes one netsvc admin listener for the monitor and the operator CLI: `GET /readyz`
+ * (which services run, ready or not), `GET /metrics` (Prometheus text), `GET /state/<svc>`
+ * per service (JSON; a 404 means it publishes none), and on request `GET /services` (their
+ * key counters; a 404 means an older netsvc). Plain node:http with a deadline per request
+ * and a bounded body.
  */
 import { request } from 'node:http';
 import { request as requestTls } from 'node:https';
 import { parseExposition } from './exposition.js';
+import type { ServiceDescription } from '../service.js';
+import { readServices } from './key-counters.js';
 import type { TargetInput } from './snapshot.js';
 
 /** A body larger than this is cut off: 4 MiB is ~40 000 metric lines. */
@@ -110,4 +113,19 @@ export async function scrapeTarget(
       state: {},
     });
   }
+}
+
+/**
+ * A target's `GET /services`: its services and their key counters, or undefined when it
+ * does not describe itself (404 or a body that is not a list: a netsvc older than the
+ * route). A network failure or another status rejects, so the caller asks again later.
+ */
+export async function fetchServices(
+  target: { url: string },
+  timeoutMs: number,
+): Promise<ServiceDescription[] | undefined> {
+  const r = await httpGet(join(target.url, '/services'), timeoutMs);
+  if (r.status === 404) return undefined;
+  if (r.status !== 200) throw new Error(`/services answered ${r.status}`);
+  return readServices(r.body);
 }
