@@ -15,7 +15,7 @@
  * caller can set TC or drop optional additional data (RFC 2181 §9).
  */
 import { readName, NameError, nameExactKey, nameKey } from './name.js';
-import { COMPRESSIBLE, DECOMPRESS_ON_READ, TYPE, type RR } from './rr.js';
+import { CLASS, COMPRESSIBLE, DECOMPRESS_ON_READ, TYPE, type RR } from './rr.js';
 
 export const OPCODE = { QUERY: 0, IQUERY: 1, STATUS: 2, NOTIFY: 4, UPDATE: 5 } as const;
 export const RCODE = {
@@ -201,7 +201,12 @@ export function decodeMessage(msg: Uint8Array): Message {
           type,
           class: klass,
           ttl,
-          rdata: readRdata(msg, type, rdStart, rdlen),
+          // RFC 2136 §2.4/§2.5: prerequisites and deletes of class ANY or NONE carry no
+          // RDATA whatever the type (BIND's parser makes the same exception).
+          rdata:
+            rdlen === 0 && (klass === CLASS.ANY || klass === CLASS.NONE)
+              ? new Uint8Array(0)
+              : readRdata(msg, type, rdStart, rdlen),
         });
       }
       pos = rdStart + rdlen;
@@ -383,7 +388,8 @@ export class MessageWriter {
     const rdlenAt = this.len;
     this.u16(0);
     const layout = COMPRESSIBLE.get(rr.type);
-    if (!layout) {
+    // Empty RDATA (an UPDATE's delete of an RRset, RFC 2136 §2.5.2) has no names to write.
+    if (!layout || rr.rdata.length === 0) {
       this.raw(rr.rdata);
     } else {
       let p = 0;
