@@ -210,6 +210,10 @@ export async function startNetsvcDir(opts: {
 export interface NamedOptions extends DnsServerOptions {
   /** Extra statements for the options block (e.g. 'minimal-responses yes;'). */
   readonly extraOptions?: string;
+  /** Top-level statements (e.g. a `key` for TSIG). */
+  readonly extraConfig?: string;
+  /** Statements inside every zone block (e.g. `update-policy { … };`). */
+  readonly zoneOptions?: string;
 }
 
 /** Check every zone with named-checkzone (peers.md pitfall 4); throws with its output. */
@@ -239,7 +243,10 @@ export async function startNamed(opts: NamedOptions): Promise<RunningDnsServer> 
   mkdirSync(opts.dir, { recursive: true });
   const conf = join(opts.dir, 'named.conf');
   const zoneStanzas = opts.zones
-    .map((z) => `zone "${z.origin}" { type primary; file "${resolve(z.file)}"; };`)
+    .map(
+      (z) =>
+        `zone "${z.origin}" { type primary; file "${resolve(z.file)}"; ${opts.zoneOptions ?? ''} };`,
+    )
     .join('\n');
   writeFileSync(
     conf,
@@ -258,6 +265,7 @@ export async function startNamed(opts: NamedOptions): Promise<RunningDnsServer> 
   ${opts.extraOptions ?? ''}
 };
 controls { };
+${opts.extraConfig ?? ''}
 ${zoneStanzas}
 `,
   );
