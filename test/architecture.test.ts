@@ -190,6 +190,7 @@ function isExempt(file: string): boolean {
 const ADAPTERS: Readonly<Record<string, string>> = {
   'services/dhcp/interface-adapter.ts': 'per-interface sockets (SO_BINDTODEVICE addon)',
   'services/dhcp/ddns-client.ts': 'UPDATEs to the DNS server (UDP)',
+  'services/dhcp/ddns-wiring.ts': 'starts the DDNS client (reads its key file)',
   'services/dns/forward-adapter.ts': 'upstream sockets of the forwarder',
   'services/dns/worker-pool-adapter.ts': 'UDP worker processes',
   'services/dns/worker-server.ts': 'the UDP worker process itself',

@@ -7,7 +7,10 @@
  * Defaults follow the reference deployment (reference-deployment.md "DHCP"): lease times
  * 120/60/3600 s, authoritative, addresses from the bottom of the pool.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
+import { TSIG_ALGORITHMS } from '../dns/tsig.js';
 import { isIpv4, parseNetwork, ipFromText, inNetwork, ipToText } from './ipv4.js';
 import { hexOption, OPT } from './options.js';
 
@@ -136,6 +139,12 @@ const Reservation = Type.Object(
 const Subnet = Type.Object(
   {
     subnet: Type.String({ description: 'Network in CIDR form, e.g. 192.168.1.0/24' }),
+    reverseZone: Type.Optional(
+      Type.String({
+        description:
+          'DDNS: zone of the PTR records of this subnet; default the in-addr.arpa zone of its octet boundary (1.168.192.in-addr.arpa for a /24)',
+      }),
+    ),
     interface: Type.Optional(
       Type.String({
         description:
@@ -229,10 +238,95 @@ export const DhcpConfig = Type.Object(
       default: true,
       description: 'One info line per packet in the dhcpd habit (DHCPDISCOVER from … via …)',
     }),
+    ddns: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: false,
+          description: "Publish clients' names in DNS (RFC 4703 via RFC 2136 UPDATE with TSIG)",
+        }),
+        server: Type.Object(
+          {
+            address: Type.String({ default: '127.0.0.1', description: 'DNS primary (IPv4)' }),
+            port: Type.Integer({ default: 53, minimum: 1, maximum: 65535 }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+        forwardZone: Type.String({
+          default: '',
+          description: 'Names are <host label>.<forwardZone> (Kea ddns-qualifying-suffix)',
+        }),
+        reverse: Type.Boolean({
+          default: true,
+          description:
+            "Also set PTR records, in each subnet's reverseZone or the in-addr.arpa zone of its octet boundary",
+        }),
+        ttl: Type.Integer({
+          default: 300,
+          minimum: 0,
+          description: 'TTL of the records (dhcpd ddns-ttl; short, as the names follow leases)',
+        }),
+        key: Type.Object(
+          {
+            name: Type.String({ default: '', description: 'TSIG key name, as on the DNS server' }),
+            algorithm: Type.String({ default: 'hmac-sha256' }),
+            secretFile: Type.Optional(
+              Type.String({
+                description:
+                  'File holding the base64 secret or a BIND key file (tsig-keygen output); relative to the config dir',
+              }),
+            ),
+            secretEnv: Type.Optional(
+              Type.String({ description: 'Environment variable holding the base64 secret' }),
+            ),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+        timeoutMs: Type.Integer({ default: 2000, minimum: 100, description: 'Per UPDATE attempt' }),
+        maxAttempts: Type.Integer({
+          default: 8,
+          minimum: 1,
+          description: 'Attempts per UPDATE, 1 s apart doubling to 60 s, before it is dropped',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );
 export type DhcpConfig = Static<typeof DhcpConfig>;
+
+/**
+ * The DDNS key's secret: a secretFile (a compose secret; either the bare base64 or a BIND
+ * key file as `tsig-keygen` writes it) or a secretEnv variable. Never inline in a file
+ * that lives in the repository.
+ */
+export function readDdnsSecret(
+  key: DhcpConfig['ddns']['key'],
+  configDir: string,
+  env: NodeJS.ProcessEnv,
+): { secret?: string; error?: string } {
+  if ((key.secretFile === undefined) === (key.secretEnv === undefined))
+    return { error: 'give exactly one of secretFile, secretEnv' };
+  let text: string;
+  if (key.secretFile !== undefined) {
+    const file = resolve(configDir, key.secretFile);
+    if (!existsSync(file))
+      return {
+        error: `${file} does not exist; create it (tsig-keygen ${key.name} > file) or mount the secret there`,
+      };
+    text = readFileSync(file, 'utf8');
+  } else {
+    const v = env[key.secretEnv!];
+    if (v === undefined || v === '')
+      return { error: `environment variable ${key.secretEnv} is not set` };
+    text = v;
+  }
+  const bind = /secret\s+"([^"]+)"/.exec(text);
+  const secret = (bind ? bind[1]! : text).trim();
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(secret) || Buffer.from(secret, 'base64').length < 16)
+    return { error: 'the secret is not base64 of at least 16 bytes (make one with tsig-keygen)' };
+  return { secret };
+}
 
 const MAC = /^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/;
 /** Options the server builds itself; configuring them raw would contradict the protocol. */
@@ -286,6 +380,22 @@ function checkLeaseTime(
 /** Semantic checks beyond the schema: `/path: message` strings. */
 export function checkDhcpConfig(cfg: DhcpConfig): string[] {
   const out: string[] = [];
+  if (cfg.ddns.enabled) {
+    if (cfg.ddns.forwardZone === '')
+      out.push('/ddns/forwardZone: required when ddns is enabled (e.g. TIC2023.com)');
+    if (cfg.ddns.key.name === '')
+      out.push(
+        '/ddns/key/name: required when ddns is enabled (the TSIG key the DNS server grants)',
+      );
+    if (!TSIG_ALGORITHMS.includes(cfg.ddns.key.algorithm.toLowerCase()))
+      out.push(
+        `/ddns/key/algorithm: "${cfg.ddns.key.algorithm}" is not one of ${TSIG_ALGORITHMS.join(', ')}`,
+      );
+    if ((cfg.ddns.key.secretFile === undefined) === (cfg.ddns.key.secretEnv === undefined))
+      out.push('/ddns/key: give exactly one of secretFile, secretEnv');
+    if (!isIpv4(cfg.ddns.server.address))
+      out.push(`/ddns/server/address: "${cfg.ddns.server.address}" is not an IPv4 address`);
+  }
   cfg.listen.forEach((l, i) => {
     if (!isIpv4(l.address)) out.push(`/listen/${i}/address: "${l.address}" is not an IPv4 address`);
   });

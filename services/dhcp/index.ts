@@ -3,6 +3,8 @@ import { defineService } from '../../src/service.js';
 import { DhcpConfig, checkDhcpConfig } from './config.js';
 import { createDhcpMetrics } from './metrics.js';
 import type { DhcpServer } from './server.js';
+import type { DdnsClient } from './ddns-client.js';
+import { startDdns } from './ddns-wiring.js';
 import { referenceEnvOverrides } from './reference-env.js';
 import { ipToText } from './ipv4.js';
 
@@ -19,18 +21,24 @@ export default defineService({
   create(cfg, ctx) {
     // The adapter (SQLite, the native socket addon) loads only when the service starts.
     let server: DhcpServer | undefined;
+    let ddns: DdnsClient | undefined;
     return {
       async start() {
         const { DhcpServer } = await import('./server.js');
+        ddns = cfg.ddns.enabled ? await startDdns(cfg, ctx) : undefined;
         server = new DhcpServer(cfg, {
           dataDir: ctx.dataDir,
           log: ctx.log,
           metrics: createDhcpMetrics(ctx.metrics),
           clock: ctx.clock,
+          ...(ddns ? { ddns } : {}),
         });
         await server.start();
       },
-      stop: async () => server?.stop(),
+      stop: async () => {
+        await server?.stop();
+        await ddns?.stop();
+      },
       ready: () => server?.ready() ?? false,
       // Admin `GET /state/dhcp`: bound, unexpired leases (the monitor's table, `netsvc leases`).
       state: () => {

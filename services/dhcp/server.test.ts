@@ -239,3 +239,71 @@ t.test('a flood of DISCOVERs from forged MACs is logged as a count, not a line e
   t.equal(suppressed, N - 50 + (N - 1 - 50), 'the rest counted as log-suppressed');
   t.ok(lines.length < 110, `${lines.length} lines for ${N} packets`);
 });
+
+t.test(
+  'DDNS hears each committed lease after its ACK went out: bound, then released',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'nsdhcp-test-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const r = await relay();
+    t.teardown(() => r.close());
+    const cfg = Value.Default(DhcpConfig, {
+      listen: [{ address: '127.0.0.1', port: 0, relayPort: r.port }],
+      subnets: [
+        {
+          subnet: '127.0.0.0/8',
+          serverId: '127.0.0.1',
+          pools: [{ start: '127.16.0.1', end: '127.16.0.9' }],
+        },
+      ],
+    }) as DhcpConfig;
+    const heard: string[] = [];
+    let acked = false;
+    const server = new DhcpServer(cfg, {
+      dataDir: dir,
+      log: pino({ level: 'silent' }),
+      metrics: createDhcpMetrics(new Registry()),
+      clock: { now: () => Date.now(), monotonic: () => performance.now() },
+      ddns: {
+        leaseBound: (l) => heard.push(`bound ${ipToText(l.address)} ${l.hostname} ${acked}`),
+        leaseGone: (k) => heard.push(`gone ${k}`),
+      },
+    });
+    await server.start();
+    t.teardown(() => server.stop());
+    const port = server.ports()[0]!;
+    const A = { mac: macFromText('52:54:00:aa:00:07'), hostname: 'pc7' };
+    const giaddr = ip('127.0.0.1');
+    await r.send(encode(clientMessage(MSG.DISCOVER, A, { xid: 1, giaddr })).bytes, port);
+    const offer = await r.next();
+    t.same(heard, [], 'an OFFER publishes nothing');
+    await r.send(
+      encode(
+        clientMessage(MSG.REQUEST, A, {
+          xid: 2,
+          giaddr,
+          requested: offer.yiaddr,
+          serverId: ip('127.0.0.1'),
+        }),
+      ).bytes,
+      port,
+    );
+    const ack = await r.next();
+    acked = true;
+    t.equal(ack.options.get(OPT.MESSAGE_TYPE)?.[0], MSG.ACK);
+    t.same(heard, ['bound 127.16.0.1 pc7 false'], 'told once, in the same turn as the ACK send');
+    await r.send(
+      encode(
+        clientMessage(MSG.RELEASE, A, {
+          xid: 3,
+          giaddr,
+          ciaddr: offer.yiaddr,
+          serverId: ip('127.0.0.1'),
+        }),
+      ).bytes,
+      port,
+    );
+    for (let i = 0; i < 50 && heard.length < 2; i++) await new Promise((ok) => setTimeout(ok, 20));
+    t.same(heard[1], 'gone hw:01525400aa0007', 'a RELEASE withdraws the name');
+  },
+);

@@ -82,6 +82,14 @@ export interface DhcpServerOptions {
   readonly clock: Clock;
   /** Defaults to SQLite in dataDir. */
   readonly store?: LeaseStore;
+  /** Told of every committed lease change, after its reply went out (ddns-client.ts). */
+  readonly ddns?: LeaseNames;
+}
+
+/** What publishes clients' names (DdnsClient); never on the reply's path. */
+export interface LeaseNames {
+  leaseBound(lease: Lease): void;
+  leaseGone(clientKey: string): void;
 }
 
 export class DhcpServer {
@@ -135,6 +143,16 @@ export class DhcpServer {
       },
       committed: (batch) => {
         for (const b of batch) if (b.reply) this.send(b.listener, b.reply, b.subnet);
+        // After the replies: a DNS server that is slow or down never delays an ACK.
+        const ddns = this.opts.ddns;
+        if (ddns)
+          for (const b of batch)
+            for (const c of b.changes) {
+              // Only declined addresses (no client) are deleted outright: nothing to withdraw.
+              if (!('put' in c)) continue;
+              if (c.put.state === 'bound') ddns.leaseBound(c.put);
+              else if (c.put.clientKey !== '') ddns.leaseGone(c.put.clientKey);
+            }
       },
       failed: (_batch, changes, err) => {
         this.metrics.errors.inc(['commit']);

@@ -13,14 +13,22 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { startNamed, which } from '../../bench/dns-servers.js';
 import { freePorts } from '../../src/testing/daemon.js';
 import { DdnsClient } from '../../services/dhcp/ddns-client.js';
 import { keyFromTriple } from '../../services/dns/tsig.js';
-import { ipFromText } from '../../services/dhcp/ipv4.js';
+import { ipFromText, ipToText } from '../../services/dhcp/ipv4.js';
 import type { Lease } from '../../services/dhcp/lease.js';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdirSync } from 'node:fs';
+import { startDaemon, cleanEnv } from '../../src/testing/daemon.js';
+import { decode, encode, type DhcpPacket } from '../../services/dhcp/codec.js';
+import { clientMessage, macFromText } from '../../services/dhcp/client-messages.js';
+import { MSG, OPT } from '../../services/dhcp/options.js';
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SECRET = Buffer.from('interop ddns key, 32 bytes long!').toString('base64');
 const DIG = which('dig');
 
@@ -34,6 +42,7 @@ if (which('named') === undefined || DIG === undefined) {
     '@ 300 IN SOA ns1.tic2023.com. hostmaster.tic2023.com. 1 3600 600 86400 300\n@ 300 IN NS ns1.tic2023.com.\n';
   writeFileSync(join(dir, 'fwd.zone'), `$ORIGIN tic2023.com.\n${soa}ns1 300 IN A 192.168.0.2\n`);
   writeFileSync(join(dir, 'rev.zone'), `$ORIGIN 1.168.192.in-addr.arpa.\n${soa}`);
+  writeFileSync(join(dir, 'lo.zone'), `$ORIGIN 0.16.127.in-addr.arpa.\n${soa}`);
   const [port] = await freePorts(1);
   await startNamed({
     dir: join(dir, 'named'),
@@ -41,6 +50,7 @@ if (which('named') === undefined || DIG === undefined) {
     zones: [
       { origin: 'tic2023.com', file: join(dir, 'fwd.zone') },
       { origin: '1.168.192.in-addr.arpa', file: join(dir, 'rev.zone') },
+      { origin: '0.16.127.in-addr.arpa', file: join(dir, 'lo.zone') },
     ],
     extraConfig: `key "ddns-key" { algorithm hmac-sha256; secret "${SECRET}"; };`,
     zoneOptions: 'update-policy { grant ddns-key zonesub ANY; };',
@@ -106,6 +116,100 @@ if (which('named') === undefined || DIG === undefined) {
     t.equal(dig('alice-pc.tic2023.com', 'DHCID'), '', 'and the DHCID');
     t.equal(dig('60.1.168.192.in-addr.arpa', 'PTR'), '');
   });
+
+  t.test(
+    'the built DHCP service publishes a relayed client in BIND; time from ACK to name',
+    { skip: !existsSync(join(ROOT, 'dist/src/main.js')) && 'dist/ missing (npm run build)' },
+    async (t) => {
+      const cfgDir = join(dir, 'dhcp-config');
+      mkdirSync(cfgDir, { recursive: true });
+      writeFileSync(
+        join(cfgDir, 'ddns.key'),
+        `key "ddns-key" {\n\talgorithm hmac-sha256;\n\tsecret "${SECRET}";\n};\n`,
+      );
+      const relay = createSocket('udp4');
+      await new Promise<void>((ok) => relay.bind(0, '127.0.0.1', ok));
+      t.teardown(() => relay.close());
+      const inbox: DhcpPacket[] = [];
+      relay.on('message', (b) => inbox.push(decode(b)));
+      const [dhcpPort] = await freePorts(1);
+      writeFileSync(
+        join(cfgDir, 'dhcp.yaml'),
+        JSON.stringify({
+          listen: [{ address: '127.0.0.1', port: dhcpPort, relayPort: relay.address().port }],
+          // Replies go to the relay at giaddr, so the subnet is on loopback; its PTRs go to
+          // the zone named here (the octet-boundary default would be 127.in-addr.arpa).
+          subnets: [
+            {
+              subnet: '127.0.0.0/8',
+              serverId: '127.0.0.1',
+              reverseZone: '0.16.127.in-addr.arpa',
+              pools: [{ start: '127.16.0.100', end: '127.16.0.110' }],
+              options: { routers: ['127.0.0.1'] },
+            },
+          ],
+          ddns: {
+            enabled: true,
+            server: { address: '127.0.0.1', port },
+            forwardZone: 'tic2023.com',
+            key: { name: 'ddns-key', secretFile: 'ddns.key' },
+          },
+        }),
+      );
+      writeFileSync(
+        join(cfgDir, 'netsvc.yaml'),
+        'admin: {enabled: false}\nlog: {level: info, format: json}\n',
+      );
+      await startDaemon({
+        name: 'netsvc-dhcp',
+        command: process.execPath,
+        args: [join(ROOT, 'dist/src/main.js'), 'dhcp', '--config', cfgDir],
+        env: cleanEnv({ NETSVC_DATA_DIR: join(dir, 'dhcp-data') }),
+        ready: { log: /"msg":"ready"/ },
+        teardown: t,
+      });
+      const next = async (): Promise<DhcpPacket> => {
+        for (let i = 0; i < 100 && inbox.length === 0; i++)
+          await new Promise((ok) => setTimeout(ok, 20));
+        const p = inbox.shift();
+        if (!p) throw new Error('no DHCP reply');
+        return p;
+      };
+      const giaddr = ipFromText('127.0.0.1');
+      const who = { mac: macFromText('52:54:00:dd:00:01'), hostname: 'Lab-PC-1' };
+      const send = (b: Uint8Array) => relay.send(b, dhcpPort!, '127.0.0.1');
+      send(encode(clientMessage(MSG.DISCOVER, who, { xid: 11, giaddr })).bytes);
+      const offer = await next();
+      send(
+        encode(
+          clientMessage(MSG.REQUEST, who, {
+            xid: 12,
+            giaddr,
+            requested: offer.yiaddr,
+            serverId: (() => {
+              const id = offer.options.get(OPT.SERVER_ID)!;
+              return ((id[0]! << 24) | (id[1]! << 16) | (id[2]! << 8) | id[3]!) >>> 0;
+            })(),
+          }),
+        ).bytes,
+      );
+      const ack = await next();
+      const ackAt = performance.now();
+      t.equal(ack.options.get(OPT.MESSAGE_TYPE)?.[0], MSG.ACK);
+      let name = '';
+      while (name === '' && performance.now() - ackAt < 5000) {
+        name = dig('lab-pc-1.tic2023.com', 'A');
+        if (name === '') await new Promise((ok) => setTimeout(ok, 10));
+      }
+      const ms = performance.now() - ackAt;
+      t.equal(name, ipToText(ack.yiaddr), "the leased address under the client's name");
+      t.comment(`ACK to resolvable name (dig polling every 10 ms): ${ms.toFixed(0)} ms`);
+      t.equal(
+        dig(`${ipToText(ack.yiaddr).split('.').reverse().join('.')}.in-addr.arpa`, 'PTR'),
+        'lab-pc-1.tic2023.com.',
+      );
+    },
+  );
 
   t.test('a wrong TSIG secret is refused by BIND; nothing changes', async (t) => {
     const results: string[] = [];
