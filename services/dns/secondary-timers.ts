@@ -1,0 +1,100 @@
+/**
+ * A secondary zone's clock (RFC 1034 §4.3.5, RFC 1996 §3): when to ask the primary for
+ * its SOA, when to retry, when the copy has expired. Pure, on an injected time in ms.
+ *
+ * - After a good check or transfer the next check is at REFRESH; after a failure at RETRY.
+ * - A NOTIFY (RFC 1996 §3.7) makes the next check due now, but at most one check runs at a
+ *   time, and NOTIFYs closer than `notifyHoldMs` apart start one check (BIND's
+ *   notify-rate habit), so a primary's burst of NOTIFYs is one SOA query.
+ * - EXPIRE seconds after the last good contact the copy stops answering (SERVFAIL, §4.3.5:
+ *   "the secondary ... must not continue to serve the zone"); a copy loaded from disk at
+ *   start keeps the expiry its last contact set.
+ * - The primary's serial is compared by RFC 1982: only a greater serial is transferred.
+ */
+import { serialGreater } from './update.js';
+
+export interface SoaTimers {
+  readonly refresh: number;
+  readonly retry: number;
+  readonly expire: number;
+}
+
+export type SecondaryAction = { readonly kind: 'check' } | { readonly kind: 'none' };
+
+export class SecondaryClock {
+  private nextCheck: number;
+  private expiresAt: number;
+  private checking = false;
+  private lastNotify = -Infinity;
+
+  /**
+   * `serial` and `timers` of the copy we hold (undefined: none yet, check at once);
+   * `lastContact`: when the primary last confirmed it (persisted beside the copy).
+   */
+  constructor(
+    private serial: number | undefined,
+    private timers: SoaTimers | undefined,
+    lastContact: number | undefined,
+    now: number,
+    private readonly notifyHoldMs = 1000,
+  ) {
+    this.expiresAt =
+      timers && lastContact !== undefined ? lastContact + timers.expire * 1000 : -Infinity;
+    this.nextCheck = now;
+  }
+
+  /** Whether the copy may be served now. */
+  serving(now: number): boolean {
+    return this.serial !== undefined && now < this.expiresAt;
+  }
+
+  get currentSerial(): number | undefined {
+    return this.serial;
+  }
+
+  /** When the owner should call tick() next. */
+  next(): number {
+    return this.checking ? Infinity : this.nextCheck;
+  }
+
+  tick(now: number): SecondaryAction {
+    if (this.checking || now < this.nextCheck) return { kind: 'none' };
+    this.checking = true;
+    return { kind: 'check' };
+  }
+
+  /** RFC 1996 §3.7: a NOTIFY from the primary; true when it made a check due. */
+  notify(now: number): boolean {
+    if (now - this.lastNotify < this.notifyHoldMs) return false;
+    this.lastNotify = now;
+    if (this.checking) return false;
+    this.nextCheck = Math.min(this.nextCheck, now);
+    return true;
+  }
+
+  /** The primary answered the SOA query: whether to transfer (its serial is greater). */
+  soaAnswered(primarySerial: number, timers: SoaTimers, now: number): boolean {
+    if (this.serial === undefined || serialGreater(primarySerial, this.serial)) return true;
+    this.contact(timers, now); // same serial: our copy is confirmed
+    return false;
+  }
+
+  /** A transfer completed and the new copy is stored. */
+  transferred(serial: number, timers: SoaTimers, now: number): void {
+    this.serial = serial;
+    this.contact(timers, now);
+  }
+
+  /** The SOA query or the transfer failed: try again after RETRY (or soon, with no copy). */
+  failed(now: number): void {
+    this.checking = false;
+    this.nextCheck = now + (this.timers ? this.timers.retry * 1000 : 60_000);
+  }
+
+  private contact(timers: SoaTimers, now: number): void {
+    this.timers = timers;
+    this.checking = false;
+    this.expiresAt = now + timers.expire * 1000;
+    this.nextCheck = now + timers.refresh * 1000;
+  }
+}
