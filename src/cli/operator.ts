@@ -6,12 +6,14 @@
  *   netsvc registrations [--json] …                            SIP registrations
  *   netsvc calls         [--json] …                            SIP calls with packets, loss, jitter
  *   netsvc passwd        [--stdin]                             scrypt hash for FTP/SIP/monitor secrets
+ *   netsvc tsig-keygen   [-a ALG] NAME                         a TSIG key file (DDNS, BIND's format)
  *
  * They read the admin listeners (targets.ts) and never change anything. Exit codes:
  * 0 done, 1 a process could not be reached (what could be read is still printed), 2 usage.
  */
 import { resolve } from 'node:path';
 import { passwd } from './passwd.js';
+import { tsigKeyText } from './tsig-keygen.js';
 import { collectRows, renderRows, type StateTable } from './state-tables.js';
 import { collectStatus, renderStatus } from './status.js';
 import { adminTargets } from './targets.js';
@@ -19,11 +21,32 @@ import { OPERATOR_USAGE, type OperatorCommand } from './commands.js';
 
 const TIMEOUT_MS = 3000;
 
+function tsigKeygen(argv: readonly string[]): number {
+  let algorithm = 'hmac-sha256';
+  const names: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '-a' && argv[i + 1] !== undefined) algorithm = argv[++i]!;
+    else names.push(argv[i]!);
+  }
+  if (names.length !== 1) {
+    process.stderr.write(`netsvc tsig-keygen: give one key name\nusage:\n${OPERATOR_USAGE}\n`);
+    return 2;
+  }
+  try {
+    process.stdout.write(tsigKeyText(names[0]!, algorithm));
+    return 0;
+  } catch (e) {
+    process.stderr.write(`netsvc tsig-keygen: ${(e as Error).message}\n`);
+    return 2;
+  }
+}
+
 export async function runOperatorCommand(
   cmd: OperatorCommand,
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): Promise<number> {
+  if (cmd === 'tsig-keygen') return tsigKeygen(argv);
   let json = false;
   let stdin = false;
   let configDir = env.NETSVC_CONFIG_DIR ?? 'config/dev';
