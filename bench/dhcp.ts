@@ -24,7 +24,7 @@ import {
   type ServerResult,
 } from './scenario.js';
 
-const NS = 'nsdhcp-bench';
+export const NS = 'nsdhcp-bench';
 
 export interface DhcpBenchOptions {
   /** Offered exchanges/s (perfdhcp -r). Default 4000 (Kea's ceiling in peers.md §5). */
@@ -73,20 +73,20 @@ function sh(cmd: string, args: string[], allowFail = false): string {
   return r.stdout + r.stderr;
 }
 
-function namespaceUp(): void {
+export function namespaceUp(): void {
   sh('ip', ['netns', 'del', NS], true);
   sh('ip', ['netns', 'add', NS]);
   sh('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
   sh('ip', ['-n', NS, 'addr', 'add', '127.0.0.2/8', 'dev', 'lo']);
 }
 
-function namespaceDown(): void {
+export function namespaceDown(): void {
   sh('ip', ['netns', 'del', NS], true);
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/dist\/?$/, '/');
 
-async function startNetsvc(dir: string, verbose: boolean): Promise<Daemon> {
+export async function startNetsvc(dir: string, verbose: boolean): Promise<Daemon> {
   const cfg = join(dir, 'config');
   const data = join(dir, 'data');
   rmSync(dir, { recursive: true, force: true });
@@ -134,7 +134,7 @@ process.on('SIGTERM', async () => { await svc.stop(); process.exit(0); });
   });
 }
 
-async function startKea(dir: string, verbose: boolean): Promise<Daemon> {
+export async function startKea(dir: string, verbose: boolean): Promise<Daemon> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'run'), { recursive: true });
   const conf = join(dir, 'kea-relay.json');

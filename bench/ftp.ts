@@ -95,10 +95,10 @@ function run(
   });
 }
 
-const USER = 'prftp';
-const PASS = 'bench-' + randomBytes(6).toString('hex');
+export const USER = 'prftp';
+export const PASS = 'bench-' + randomBytes(6).toString('hex');
 
-interface Started {
+export interface Started {
   daemon: Daemon;
   port: number;
   /** Folder served as /pub. */
@@ -106,7 +106,12 @@ interface Started {
   version?: string;
 }
 
-async function startNetsvc(work: string, verbose: boolean): Promise<Started> {
+/** `maxClients` also sets maxPerIp (bench/scale/ftp.ts raises both for 500 sessions). */
+export async function startNetsvc(
+  work: string,
+  verbose: boolean,
+  maxClients = 200,
+): Promise<Started> {
   const root = repoRoot();
   const dist = join(root, 'dist');
   if (!existsSync(join(dist, 'services/ftp/index.js')))
@@ -129,7 +134,7 @@ async function startNetsvc(work: string, verbose: boolean): Promise<Started> {
     ],
     active: { sourcePort: 0 },
     passive: { portMin: 30000, portMax: 30100 },
-    limits: { maxClients: 200, maxPerIp: 200 },
+    limits: { maxClients, maxPerIp: maxClients },
     protocolLog: null,
     xferlog: 'xferlog',
   };
@@ -171,7 +176,12 @@ process.on('SIGTERM', () => svc.stop().then(() => process.exit(0)));
   };
 }
 
-async function startVsftpd(work: string, verbose: boolean): Promise<Started> {
+/** `maxClients` also sets max_per_ip (bench/scale/ftp.ts raises both for 500 sessions). */
+export async function startVsftpd(
+  work: string,
+  verbose: boolean,
+  maxClients = 200,
+): Promise<Started> {
   const bin = which('vsftpd');
   if (!bin) throw new Error('vsftpd not installed (apt-get install vsftpd)');
   const port = await freePort();
@@ -213,8 +223,8 @@ async function startVsftpd(work: string, verbose: boolean): Promise<Started> {
       'ssl_enable=NO',
       'xferlog_enable=YES',
       `vsftpd_log_file=${join(base, 'vsftpd.log')}`,
-      'max_clients=200',
-      'max_per_ip=200',
+      `max_clients=${maxClients}`,
+      `max_per_ip=${maxClients}`,
       '',
     ].join('\n'),
   );
@@ -236,7 +246,7 @@ async function startVsftpd(work: string, verbose: boolean): Promise<Started> {
   return { daemon, port, pub, ...(version ? { version: `vsftpd ${version}` } : {}) };
 }
 
-function removeUser(): void {
+export function removeUser(): void {
   try {
     execFileSync('userdel', [USER], { stdio: 'ignore' });
   } catch {

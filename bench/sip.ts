@@ -90,7 +90,7 @@ function treeHwmKb(root: number): number {
 }
 
 /** Wait until an OPTIONS to 127.0.0.1:port gets any answer. */
-async function waitSip(port: number, timeoutMs = 15000): Promise<void> {
+export async function waitSip(port: number, timeoutMs = 15000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -118,7 +118,7 @@ async function waitSip(port: number, timeoutMs = 15000): Promise<void> {
   throw new Error(`no SIP answer on 127.0.0.1:${port}`);
 }
 
-function kamailioCfg(port: number): string {
+export function kamailioCfg(port: number): string {
   const mpath =
     [
       '/usr/lib/x86_64-linux-gnu/kamailio/modules/',
