@@ -6,7 +6,23 @@ import { Type, type Static } from '@sinclair/typebox';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { checkCidrs } from '../../src/net/cidr.js';
+import { isIP } from 'node:net';
 import { nameFromText } from './name.js';
+import { TSIG_ALGORITHMS } from './tsig.js';
+import { UpdatePolicy } from './update-policy.js';
+
+/** "192.0.2.1", "192.0.2.1:5353" or "[2001:db8::1]:53": address and port, or undefined. */
+export function parseHostPort(
+  text: string,
+  defaultPort: number,
+): { address: string; port: number } | undefined {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text);
+  const address = m?.[1] ?? (isIP(text) === 6 ? text : undefined);
+  const port = m?.[2] !== undefined ? Number(m[2]) : defaultPort;
+  if (address === undefined || isIP(address) === 0 || !(port >= 1 && port <= 65535))
+    return undefined;
+  return { address, port };
+}
 
 const Listen = Type.Object(
   {
@@ -24,10 +40,70 @@ const Listen = Type.Object(
   { additionalProperties: false },
 );
 
+const PolicyRule = Type.Object(
+  {
+    key: Type.String({ description: 'TSIG key name (from `keys`)' }),
+    match: Type.Union(
+      [
+        Type.Literal('name'),
+        Type.Literal('subdomain'),
+        Type.Literal('wildcard'),
+        Type.Literal('zonesub'),
+      ],
+      {
+        description:
+          "BIND update-policy rule type: the name, it and below, '*.'-pattern, anything in the zone",
+      },
+    ),
+    name: Type.Optional(Type.String({ description: 'Name or pattern; not for zonesub' })),
+    types: Type.Optional(
+      Type.Array(Type.String(), {
+        description: "Record types granted; absent: all but SOA, NS and DNSSEC's (BIND's ANY)",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 const ZoneEntry = Type.Object(
   {
     origin: Type.String({ description: 'Zone name, e.g. TIC2023.com' }),
     file: Type.String({ description: 'RFC 1035 master file, relative to the config dir' }),
+    update: Type.Optional(
+      Type.Object(
+        {
+          allow: Type.Array(PolicyRule, {
+            default: [],
+            description: 'Who may change what by RFC 2136 UPDATE (BIND update-policy grant rules)',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    notify: Type.Array(Type.String(), {
+      default: [],
+      description:
+        'Secondaries told of each change by NOTIFY (RFC 1996): "address" or "address:port"',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+const TsigKeyEntry = Type.Object(
+  {
+    name: Type.String({
+      description: 'Key name, as the client signs with it (nsupdate -y, DHCP ddns.key)',
+    }),
+    algorithm: Type.String({ default: 'hmac-sha256', description: 'RFC 8945 §6 algorithm' }),
+    secretFile: Type.Optional(
+      Type.String({
+        description:
+          'File with the base64 secret or a BIND key file (netsvc tsig-keygen); relative to the config dir',
+      }),
+    ),
+    secretEnv: Type.Optional(
+      Type.String({ description: 'Environment variable holding the base64 secret' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -50,6 +126,11 @@ export const DnsConfig = Type.Object(
         'Processes answering UDP on the same sockets (the parent plus workers-1 forked ones); more than 1 uses more cores and ~40 MB RSS each',
     }),
     zones: Type.Array(ZoneEntry, { default: [], description: 'Zones served authoritatively' }),
+    keys: Type.Array(TsigKeyEntry, {
+      default: [],
+      description:
+        'TSIG keys (RFC 8945) for UPDATE and transfers; secrets from files or variables only',
+    }),
     transfer: Type.Object(
       {
         allow: Type.Array(Type.String(), {
@@ -168,6 +249,36 @@ export function checkDnsConfig(cfg: DnsConfig, configDir: string): string[] {
     const file = resolve(configDir, z.file);
     if (!existsSync(file))
       out.push(`/zones/${i}/file: ${file} does not exist; fix the path (relative to ${configDir})`);
+  });
+  const keyNames = new Set(cfg.keys.map((k) => k.name.toLowerCase().replace(/\.?$/, '.')));
+  cfg.keys.forEach((k, i) => {
+    if (!TSIG_ALGORITHMS.includes(k.algorithm.toLowerCase()))
+      out.push(
+        `/keys/${i}/algorithm: "${k.algorithm}" is not one of ${TSIG_ALGORITHMS.join(', ')}`,
+      );
+    if ((k.secretFile === undefined) === (k.secretEnv === undefined))
+      out.push(`/keys/${i}: give exactly one of secretFile, secretEnv`);
+  });
+  cfg.zones.forEach((z, i) => {
+    let origin: Uint8Array | undefined;
+    try {
+      origin = nameFromText(z.origin.endsWith('.') ? z.origin : z.origin + '.');
+    } catch {
+      return; // reported above
+    }
+    (z.update?.allow ?? []).forEach((r, j) => {
+      if (!keyNames.has(r.key.toLowerCase().replace(/\.?$/, '.')))
+        out.push(`/zones/${i}/update/allow/${j}/key: "${r.key}" is not in keys; add it there`);
+    });
+    try {
+      new UpdatePolicy(origin, z.update?.allow ?? []);
+    } catch (e) {
+      out.push(`/zones/${i}/update/allow: ${(e as Error).message}`);
+    }
+    z.notify.forEach((n, j) => {
+      if (parseHostPort(n, 53) === undefined)
+        out.push(`/zones/${i}/notify/${j}: "${n}" is not "address" or "address:port"`);
+    });
   });
   checkCidrs(cfg.transfer.allow).forEach((m) => out.push(`/transfer/allow: ${m}`));
   checkCidrs(cfg.forward.networks).forEach((m) => out.push(`/forward/networks: ${m}`));
