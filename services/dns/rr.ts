@@ -63,6 +63,9 @@ export function typeToText(t: number): string {
 
 /** Type code from a mnemonic or `TYPEnnn`; undefined when unknown. */
 export function typeFromText(s: string): number | undefined {
+  // Zone files mostly write mnemonics in capitals: that lookup needs no new string.
+  const exact = typeCodes.get(s);
+  if (exact !== undefined) return exact;
   const u = s.toUpperCase();
   const known = typeCodes.get(u);
   if (known !== undefined) return known;
@@ -76,6 +79,13 @@ export function classToText(c: number): string {
 }
 
 export function classFromText(s: string): number | undefined {
+  const exact = classCodes.get(s);
+  if (exact !== undefined) return exact;
+  // Every class mnemonic and CLASSnnn is 2 or more letters starting with one of these (the
+  // master-file parser asks this of every TTL and type token).
+  const c = s.charCodeAt(0) | 0x20;
+  if (s.length < 2 || (c !== 0x69 && c !== 0x63 && c !== 0x68 && c !== 0x6e && c !== 0x61))
+    return undefined;
   const u = s.toUpperCase();
   const known = classCodes.get(u);
   if (known !== undefined) return known;

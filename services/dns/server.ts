@@ -31,7 +31,7 @@ import { nameFromText } from './name.js';
 import { ZoneSet } from './zone-set.js';
 import { AnswerCache } from './answer-cache.js';
 import { TcpFramer, frame } from './tcp-framing.js';
-import { loadZoneFile } from './zone-store.js';
+import { loadZoneFile, ZoneLoadThread, type ZoneLoad } from './zone-store.js';
 import type { DnsConfig } from './config.js';
 import type { DnsMetrics } from './metrics.js';
 import type { Zone } from './zone.js';
@@ -64,6 +64,8 @@ export class DnsServer {
   private qtypeText = new Map<number, string>();
   private started = false;
   private pool: UdpWorkerPool | undefined;
+  /** Reloads parse here, off the answering thread; it queues them (one at a time). */
+  private readonly loader = new ZoneLoadThread();
   private readonly udpHits;
   private readonly tcpHits;
   /** The cells a FORMERR outcome (qtype -1) counts in, made on first use. */
@@ -95,12 +97,34 @@ export class DnsServer {
     }
   }
 
-  /** Load every zone; with `keepOld`, a zone that fails keeps its previous version. */
-  loadZones(keepOld: boolean): { ok: boolean; errors: string[] } {
+  /**
+   * Load every zone on this thread (at start, before any socket is bound, so no answer
+   * waits for it); a zone that fails is an error.
+   */
+  loadZones(): { ok: boolean; errors: string[] } {
+    return this.install(
+      this.cfg.zones.map((z) => loadZoneFile(z.origin, z.file, this.configDir)),
+      false,
+    );
+  }
+
+  /**
+   * Reload every zone on a worker thread while this one goes on answering from the old
+   * set, then swap in the new set in one assignment; a zone that fails keeps its previous
+   * version. Reloads asked for while one runs wait for it (one parse at a time).
+   */
+  async reloadZones(): Promise<{ ok: boolean; errors: string[] }> {
+    return this.install(await this.loader.load(this.cfg.zones, this.configDir), true);
+  }
+
+  /**
+   * Swap in loaded zones: the old set stays referenced by no one and is freed (its packed
+   * arrays are ArrayBuffers, returned to the system as a whole).
+   */
+  private install(loads: readonly ZoneLoad[], keepOld: boolean): { ok: boolean; errors: string[] } {
     const next: Zone[] = [];
     const errors: string[] = [];
-    for (const z of this.cfg.zones) {
-      const r = loadZoneFile(z.origin, z.file, this.configDir);
+    for (const [i, r] of loads.entries()) {
       for (const w of r.warnings) this.log.warn({ zone: r.origin }, w);
       if (r.zone) {
         next.push(r.zone);
@@ -113,7 +137,8 @@ export class DnsServer {
       } else {
         errors.push(...r.errors);
         for (const e of r.errors) this.log.error({ zone: r.origin }, e);
-        const old = keepOld ? this.zones.get(this.originOf(z.origin)) : undefined;
+        const origin = this.cfg.zones[i]!.origin;
+        const old = keepOld ? this.zones.get(this.originOf(origin)) : undefined;
         if (old) {
           next.push(old);
           this.log.warn(
@@ -133,7 +158,7 @@ export class DnsServer {
   }
 
   async start(): Promise<void> {
-    const r = this.loadZones(false);
+    const r = this.loadZones();
     if (!r.ok) throw new ZoneLoadError(`zone files have errors:\n  ${r.errors.join('\n  ')}`);
     for (const l of this.cfg.listen) {
       const udp = createSocket({ type: isIPv6(l.address) ? 'udp6' : 'udp4', reuseAddr: false });
@@ -196,7 +221,7 @@ export class DnsServer {
 
   /** Worker mode: serve UDP sockets bound by the parent process (worker.ts). */
   startShared(sockets: readonly UdpSocket[]): void {
-    const r = this.loadZones(false);
+    const r = this.loadZones();
     if (!r.ok) throw new ZoneLoadError(`zone files have errors:\n  ${r.errors.join('\n  ')}`);
     for (const s of sockets) this.attachUdp(s);
     this.started = true;
@@ -209,6 +234,7 @@ export class DnsServer {
     for (const c of this.conns) c.destroy();
     await Promise.all(this.tcp.map((t) => new Promise<void>((ok) => t.close(() => ok()))));
     this.forwarder?.close();
+    await this.loader.close();
     this.udp.length = 0;
     this.tcp.length = 0;
   }
@@ -219,7 +245,7 @@ export class DnsServer {
 
   async reload(): Promise<void> {
     this.pool?.reload();
-    const r = this.loadZones(true);
+    const r = await this.reloadZones();
     if (!r.ok) throw new ZoneLoadError(r.errors.join('; '));
   }
 

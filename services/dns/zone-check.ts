@@ -15,12 +15,19 @@
  * check-srv-cname default to warn). Identical records are merged silently, comparing names
  * inside RDATA without case as RFC 4034 §6.2's canonical form does.
  *
+ * The checks run record by record as the parser produces them (ZoneChecker), on the packed
+ * zone being built (zone-pack.ts): RRsets, names and the per-name state live in its typed
+ * arrays, not in a Map of strings per record, so checking a zone costs about what serving
+ * it does. Issues come out in the order of the passes they belong to: records out of the
+ * zone, then the per-name rules, then the zone as a whole, then NS/MX/SRV targets.
+ *
  * Left out: BIND's check-names (host name syntax), check-sibling, check-wildcard, and
  * checks of data below a delegation or a DNAME (occluded data is kept, as BIND keeps it).
  */
 
-import { isSubdomain, nameEquals, nameKey, nameToText } from './name.js';
+import { nameEquals, nameKey, nameToText } from './name.js';
 import { DECOMPRESS_ON_READ, TYPE, typeToText, type RR } from './rr.js';
+import { NO_SET, ZoneBuilder, foldedEqual, type PackedZone } from './zone-pack.js';
 import type { SourceLocation, ZoneIssue } from './zone-file.js';
 
 export interface ZoneCheck {
@@ -43,13 +50,72 @@ export interface CheckZoneOptions {
  */
 const BESIDE_CNAME: ReadonlySet<number> = new Set([TYPE.RRSIG, TYPE.NSEC, 25, 30]);
 
+/** Offset just past the wire name at `pos` of `b` (clamped to b's length). */
+function nameEnd(b: Uint8Array, pos: number): number {
+  while (pos < b.length && b[pos] !== 0) pos += b[pos]! + 1;
+  return Math.min(pos + 1, b.length);
+}
+
+/**
+ * RDATA equal with the names it holds compared without case (RFC 4034 §6.2's canonical
+ * form) where we know the type's layout; other bytes exactly.
+ */
+function canonicalEqual(type: number, a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  const layout = DECOMPRESS_ON_READ.get(type);
+  let pos = 0;
+  if (layout) {
+    for (const f of layout) {
+      if (f === 'n') {
+        const end = nameEnd(a, pos);
+        if (nameEnd(b, pos) !== end || !foldedEqual(a, pos, b, pos, end - pos)) return false;
+        pos = end;
+      } else if (f === 'rest') {
+        break;
+      } else {
+        const end = Math.min(pos + f, a.length);
+        for (let i = pos; i < end; i++) if (a[i] !== b[i]) return false;
+        pos = end;
+      }
+    }
+  }
+  for (let i = pos; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * isSubdomain without the view it makes: the check runs on every record of the zone.
+ * True when `name` is `origin` or below it (RFC 4343 §3 case folding).
+ */
+function inZone(name: Uint8Array, origin: Uint8Array): boolean {
+  const start = name.length - origin.length;
+  if (start < 0 || !foldedEqual(name, start, origin, 0, origin.length)) return false;
+  let i = 0;
+  while (i < start) i += name[i]! + 1;
+  return i === start;
+}
+
+/** The single name of an NS/CNAME RDATA, or the name after a fixed prefix (MX, SRV). */
+function targetAt(rdata: Uint8Array, offset: number): Uint8Array | undefined {
+  let pos = offset;
+  while (pos < rdata.length && rdata[pos] !== 0) pos += rdata[pos]! + 1;
+  return pos < rdata.length ? rdata.subarray(offset, pos + 1) : undefined;
+}
+
+/**
+ * RRsets past this many records keep a set of their records' canonical keys for the
+ * duplicate check, so a huge RRset is not compared record by record (quadratic); smaller
+ * ones are scanned. 16 is where the scan stops being the cheaper one.
+ */
+const SCAN_LIMIT = 16;
+
 function latin1(b: Uint8Array): string {
   let s = '';
   for (const x of b) s += String.fromCharCode(x);
   return s;
 }
 
-/** RDATA compared with the names it holds case-folded (RFC 4034 §6.2) where we know them. */
+/** RDATA with the names it holds case-folded (RFC 4034 §6.2), as a string key. */
 function canonicalRdataKey(type: number, rdata: Uint8Array): string {
   const layout = DECOMPRESS_ON_READ.get(type);
   if (!layout) return latin1(rdata);
@@ -57,10 +123,9 @@ function canonicalRdataKey(type: number, rdata: Uint8Array): string {
   let s = '';
   for (const f of layout) {
     if (f === 'n') {
-      const start = pos;
-      while (pos < rdata.length && rdata[pos] !== 0) pos += rdata[pos]! + 1;
-      pos++;
-      s += nameKey(rdata.subarray(start, Math.min(pos, rdata.length)));
+      const end = nameEnd(rdata, pos);
+      s += nameKey(rdata.subarray(pos, end));
+      pos = end;
     } else if (f === 'rest') {
       break;
     } else {
@@ -71,11 +136,222 @@ function canonicalRdataKey(type: number, rdata: Uint8Array): string {
   return s + latin1(rdata.subarray(Math.min(pos, rdata.length)));
 }
 
-/** The single name of an NS/CNAME RDATA, or the name after a fixed prefix (MX, SRV). */
-function targetAt(rdata: Uint8Array, offset: number): Uint8Array | undefined {
-  let pos = offset;
-  while (pos < rdata.length && rdata[pos] !== 0) pos += rdata[pos]! + 1;
-  return pos < rdata.length ? rdata.subarray(offset, pos + 1) : undefined;
+// Per-name state of the second pass, one byte per node.
+const CNAME_ONE = 1;
+const CNAME_MORE = 2;
+const DNAME_ONE = 4;
+const DNAME_MORE = 8;
+const OTHER = 16;
+const REPORTED = 32;
+
+/**
+ * Checks a zone record by record while building its packed form; see the module header for
+ * the rules. `add()` takes each record as parsed, `finish()` runs the whole-zone checks.
+ * Never throws on bad data.
+ */
+export class ZoneChecker {
+  readonly builder: ZoneBuilder;
+  private readonly zoneName: string;
+  private readonly outOfZone: ZoneIssue[] = [];
+  private readonly perName: ZoneIssue[] = [];
+  private readonly ttlWarnings: ZoneIssue[] = [];
+  /**
+   * Source file of the kept records, as runs: record `fileRuns[i].from` on comes from
+   * `fileRuns[i].file` (the line is the record's tag in the builder).
+   */
+  private readonly fileRuns: { from: number; file: string }[] = [];
+  /** Canonical keys of the RRsets past SCAN_LIMIT records. */
+  private readonly bigSets = new Map<number, Set<string>>();
+  private apexSoa = 0;
+  private apexNs = 0;
+
+  /** `expected`: a guess of the zone's records, to size the arrays once (see ZoneBuilder). */
+  constructor(
+    readonly origin: Uint8Array,
+    private readonly zoneFile: string,
+    expected = 0,
+  ) {
+    this.builder = new ZoneBuilder(origin, expected);
+    this.zoneName = nameToText(origin);
+  }
+
+  /** Records kept so far (in-zone, not duplicates). */
+  get recordCount(): number {
+    return this.builder.recordCount;
+  }
+
+  /** Check one record and keep it unless it is out of zone or a duplicate. */
+  add(
+    owner: Uint8Array,
+    type: number,
+    klass: number,
+    ttl: number,
+    rdata: Uint8Array,
+    file: string,
+    line: number,
+  ): void {
+    // Pass 1: drop out-of-zone records, merge duplicates, unify RRset TTLs.
+    if (!inZone(owner, this.origin)) {
+      this.outOfZone.push({
+        file,
+        line,
+        message: `${nameToText(owner)}: out of zone (not at or below ${this.zoneName})`,
+      });
+      return;
+    }
+    const b = this.builder;
+    const node = b.intern(owner);
+    const set = b.findSet(node, type);
+    let keptTtl = ttl;
+    if (set !== NO_SET) {
+      if (this.isDuplicate(set, type, rdata)) return; // merged silently, as BIND does
+      keptTtl = b.setTtlOf(set);
+      if (ttl !== keptTtl) {
+        // RFC 2181 §5.2: "the TTLs of all RRs in an RRSet must be the same"; BIND keeps the
+        // first and warns "TTL set to prior TTL".
+        this.ttlWarnings.push({
+          file,
+          line,
+          message: `${nameToText(owner)} ${typeToText(type)}: TTL ${ttl} differs from the RRset's; set to prior TTL (${keptTtl})`,
+        });
+      }
+    }
+    const k = b.addRecord(node, set, type, klass, keptTtl, rdata, line);
+    const big = this.bigSets.get(set);
+    if (big) big.add(canonicalRdataKey(type, rdata));
+    if (this.fileRuns[this.fileRuns.length - 1]?.file !== file)
+      this.fileRuns.push({ from: k, file });
+    this.perNameRules(node, owner, type, file, line);
+  }
+
+  private isDuplicate(set: number, type: number, rdata: Uint8Array): boolean {
+    const b = this.builder;
+    let big = this.bigSets.get(set);
+    if (!big && b.setSize(set) >= SCAN_LIMIT) {
+      big = new Set();
+      for (const k of b.recordsOf(set)) big.add(canonicalRdataKey(type, b.recordRdata(k)));
+      this.bigSets.set(set, big);
+    }
+    if (big) return big.has(canonicalRdataKey(type, rdata));
+    for (const k of b.recordsOf(set))
+      if (canonicalEqual(type, b.recordRdata(k), rdata)) return true;
+    return false;
+  }
+
+  /** The file record `k` came from. */
+  private fileOf(k: number): string {
+    const runs = this.fileRuns;
+    let lo = 0;
+    let hi = runs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (runs[mid]!.from <= k) lo = mid;
+      else hi = mid - 1;
+    }
+    return runs[lo]?.file ?? this.zoneFile;
+  }
+
+  /** Pass 2, in kept-record order: SOA placement, CNAME and DNAME rules. */
+  private perNameRules(
+    node: number,
+    owner: Uint8Array,
+    type: number,
+    file: string,
+    line: number,
+  ): void {
+    const flags = this.builder.nodeTag.a;
+    const issue = (message: string): void => {
+      this.perName.push({ file, line, message: `${nameToText(owner)}: ${message}` });
+    };
+    if (type === TYPE.SOA) {
+      if (!nameEquals(owner, this.origin)) {
+        issue(`SOA record not at the top of the zone ${this.zoneName}`);
+      } else if (++this.apexSoa > 1) {
+        // RFC 1035 §5.2: "Exactly one SOA RR should be present at the top of the zone."
+        issue('more than one SOA record (RFC 1035 §5.2: exactly one)');
+      }
+    }
+    if (type === TYPE.NS && nameEquals(owner, this.origin)) this.apexNs++;
+    let f = flags[node]!;
+    if (type === TYPE.CNAME) {
+      // RFC 2181 §10.1: "there may be only one such RR" (one CNAME per name).
+      if (f & CNAME_ONE && !(f & CNAME_MORE)) {
+        f |= CNAME_MORE;
+        issue('more than one CNAME record (RFC 2181 §10.1)');
+      }
+      f |= CNAME_ONE;
+    } else if (type === TYPE.DNAME) {
+      // RFC 6672 §2.4: "There MUST NOT be more than one DNAME RR per owner."
+      if (f & DNAME_ONE && !(f & DNAME_MORE)) {
+        f |= DNAME_MORE;
+        issue('more than one DNAME record (RFC 6672 §2.4)');
+      }
+      f |= DNAME_ONE | OTHER;
+    } else if (!BESIDE_CNAME.has(type)) {
+      f |= OTHER;
+    }
+    // RFC 1034 §3.6.2: "If a CNAME RR is present at a node, no other data should be
+    // present; this ensures that the data for a canonical name and its aliases cannot be
+    // different."
+    if (f & CNAME_ONE && f & OTHER && !(f & REPORTED)) {
+      f |= REPORTED;
+      issue('CNAME and other data (RFC 1034 §3.6.2)');
+    }
+    flags[node] = f;
+  }
+
+  /**
+   * The whole-zone checks (SOA and NS at the apex; NS/MX/SRV targets) and every issue;
+   * `packed` is the zone to serve when there are no errors (and `build` is not false).
+   */
+  finish(build = true): {
+    errors: ZoneIssue[];
+    warnings: ZoneIssue[];
+    packed: PackedZone | undefined;
+  } {
+    const errors = [...this.outOfZone, ...this.perName];
+    const warnings = [...this.ttlWarnings];
+    const zoneIssue = (message: string): void => {
+      errors.push({ file: this.zoneFile, line: 0, message });
+    };
+    const zoneName = this.zoneName;
+    if (this.apexSoa === 0)
+      zoneIssue(`zone ${zoneName}: no SOA record at the top of the zone (RFC 1035 §5.2)`);
+    if (this.apexNs === 0)
+      zoneIssue(`zone ${zoneName}: has no NS records at the top of the zone (RFC 1034 §4.2.1)`);
+
+    // Pass 3: targets inside the zone (RFC 2181 §10.3: "MX and NS records must not point
+    // to an alias"; RFC 2782 says the same of SRV targets).
+    const b = this.builder;
+    const checked = new Set<string>();
+    const n = b.recordCount;
+    for (let k = 0; k < n; k++) {
+      const type = b.recordType(k);
+      const offset = type === TYPE.NS ? 0 : type === TYPE.MX ? 2 : type === TYPE.SRV ? 6 : -1;
+      if (offset < 0) continue;
+      const target = targetAt(b.recordRdata(k), offset);
+      if (!target || !inZone(target, this.origin)) continue;
+      const once = `${type}/${nameKey(target)}`;
+      if (checked.has(once)) continue;
+      checked.add(once);
+      const at = b.find(target);
+      const has = (t: number): boolean => at >= 0 && b.findSet(at, t) !== NO_SET;
+      const where = { file: this.fileOf(k), line: b.recTag.a[k]! };
+      const t = nameToText(target);
+      if (has(TYPE.CNAME)) {
+        if (type === TYPE.NS)
+          errors.push({ ...where, message: `NS '${t}' is a CNAME (illegal, RFC 2181 §10.3)` });
+        else
+          warnings.push({
+            ...where,
+            message: `${typeToText(type)} '${t}' is a CNAME (RFC 2181 §10.3)`,
+          });
+      } else if (type === TYPE.NS && !has(TYPE.A) && !has(TYPE.AAAA)) {
+        errors.push({ ...where, message: `NS '${t}' has no address records (A or AAAA)` });
+      }
+    }
+    return { errors, warnings, packed: build && errors.length === 0 ? b.finish() : undefined };
+  }
 }
 
 /** Check a parsed zone; see the module header for the rules. Never throws. */
@@ -84,132 +360,18 @@ export function checkZone(
   origin: Uint8Array,
   opts: CheckZoneOptions = {},
 ): ZoneCheck {
-  const errors: ZoneIssue[] = [];
-  const warnings: ZoneIssue[] = [];
   const zoneFile = opts.file ?? opts.sources?.[0]?.file ?? '<zone>';
-  const where = (i: number): SourceLocation => opts.sources?.[i] ?? { file: zoneFile, line: 0 };
-  const issue = (list: ZoneIssue[], i: number, message: string): void => {
-    const w = where(i);
-    list.push({ file: w.file, line: w.line, message });
-  };
-  const zoneIssue = (message: string): void => {
-    errors.push({ file: zoneFile, line: 0, message });
-  };
-  const zoneName = nameToText(origin);
-
-  // Pass 1: drop out-of-zone records, merge duplicates, unify RRset TTLs.
+  const c = new ZoneChecker(origin, zoneFile);
   const kept: RR[] = [];
-  const keptAt: number[] = [];
-  const rrsets = new Map<string, { ttl: number; rdata: Set<string> }>();
   records.forEach((rr, i) => {
-    if (!isSubdomain(rr.owner, origin)) {
-      issue(errors, i, `${nameToText(rr.owner)}: out of zone (not at or below ${zoneName})`);
-      return;
-    }
-    const key = `${nameKey(rr.owner)}/${rr.type}/${rr.class}`;
-    let set = rrsets.get(key);
-    const rdataKey = canonicalRdataKey(rr.type, rr.rdata);
-    if (!set) {
-      set = { ttl: rr.ttl, rdata: new Set() };
-      rrsets.set(key, set);
-    } else if (set.rdata.has(rdataKey)) {
-      return; // an identical record: merged silently, as BIND does
-    }
-    set.rdata.add(rdataKey);
-    let out = rr;
-    if (rr.ttl !== set.ttl) {
-      // RFC 2181 §5.2: "the TTLs of all RRs in an RRSet must be the same"; BIND keeps the
-      // first and warns "TTL set to prior TTL".
-      issue(
-        warnings,
-        i,
-        `${nameToText(rr.owner)} ${typeToText(rr.type)}: TTL ${rr.ttl} differs from the RRset's; set to prior TTL (${set.ttl})`,
-      );
-      out = { ...rr, ttl: set.ttl };
-    }
-    kept.push(out);
-    keptAt.push(i);
+    const w = opts.sources?.[i] ?? { file: zoneFile, line: 0 };
+    const before = c.recordCount;
+    c.add(rr.owner, rr.type, rr.class, rr.ttl, rr.rdata, w.file, w.line);
+    if (c.recordCount === before) return; // out of zone or a duplicate
+    const set = c.builder.findSet(c.builder.find(rr.owner), rr.type);
+    const ttl = c.builder.setTtlOf(set);
+    kept.push(ttl === rr.ttl ? rr : { ...rr, ttl });
   });
-
-  // Pass 2: per-name rules.
-  const nodes = new Map<
-    string,
-    { cname: number; dname: number; other: boolean; reported: boolean }
-  >();
-  let apexSoa = 0;
-  let apexNs = 0;
-  kept.forEach((rr, j) => {
-    const i = keptAt[j]!;
-    const owner = nameToText(rr.owner);
-    const k = nameKey(rr.owner);
-    let node = nodes.get(k);
-    if (!node) {
-      node = { cname: 0, dname: 0, other: false, reported: false };
-      nodes.set(k, node);
-    }
-    if (rr.type === TYPE.SOA) {
-      if (!nameEquals(rr.owner, origin)) {
-        issue(errors, i, `${owner}: SOA record not at the top of the zone ${zoneName}`);
-      } else if (++apexSoa > 1) {
-        // RFC 1035 §5.2: "Exactly one SOA RR should be present at the top of the zone."
-        issue(errors, i, `${owner}: more than one SOA record (RFC 1035 §5.2: exactly one)`);
-      }
-    }
-    if (rr.type === TYPE.NS && nameEquals(rr.owner, origin)) apexNs++;
-    if (rr.type === TYPE.CNAME) {
-      // RFC 2181 §10.1: "there may be only one such RR" (one CNAME per name).
-      if (++node.cname === 2)
-        issue(errors, i, `${owner}: more than one CNAME record (RFC 2181 §10.1)`);
-    } else if (rr.type === TYPE.DNAME) {
-      // RFC 6672 §2.4: "There MUST NOT be more than one DNAME RR per owner."
-      if (++node.dname === 2)
-        issue(errors, i, `${owner}: more than one DNAME record (RFC 6672 §2.4)`);
-      node.other = true;
-    } else if (!BESIDE_CNAME.has(rr.type)) {
-      node.other = true;
-    }
-    // RFC 1034 §3.6.2: "If a CNAME RR is present at a node, no other data should be
-    // present; this ensures that the data for a canonical name and its aliases cannot be
-    // different."
-    if (node.cname > 0 && node.other && !node.reported) {
-      node.reported = true;
-      issue(errors, i, `${owner}: CNAME and other data (RFC 1034 §3.6.2)`);
-    }
-  });
-  if (apexSoa === 0)
-    zoneIssue(`zone ${zoneName}: no SOA record at the top of the zone (RFC 1035 §5.2)`);
-  if (apexNs === 0)
-    zoneIssue(`zone ${zoneName}: has no NS records at the top of the zone (RFC 1034 §4.2.1)`);
-
-  // Pass 3: targets inside the zone (RFC 2181 §10.3: "MX and NS records must not point
-  // to an alias"; RFC 2782 says the same of SRV targets).
-  const typesAt = new Map<string, Set<number>>();
-  for (const rr of kept) {
-    const k = nameKey(rr.owner);
-    let s = typesAt.get(k);
-    if (!s) typesAt.set(k, (s = new Set()));
-    s.add(rr.type);
-  }
-  const checked = new Set<string>();
-  kept.forEach((rr, j) => {
-    const i = keptAt[j]!;
-    const offset =
-      rr.type === TYPE.NS ? 0 : rr.type === TYPE.MX ? 2 : rr.type === TYPE.SRV ? 6 : -1;
-    if (offset < 0) return;
-    const target = targetAt(rr.rdata, offset);
-    if (!target || !isSubdomain(target, origin)) return;
-    const once = `${rr.type}/${nameKey(target)}`;
-    if (checked.has(once)) return;
-    checked.add(once);
-    const types = typesAt.get(nameKey(target));
-    const t = nameToText(target);
-    if (types?.has(TYPE.CNAME)) {
-      if (rr.type === TYPE.NS) issue(errors, i, `NS '${t}' is a CNAME (illegal, RFC 2181 §10.3)`);
-      else issue(warnings, i, `${typeToText(rr.type)} '${t}' is a CNAME (RFC 2181 §10.3)`);
-    } else if (rr.type === TYPE.NS && !types?.has(TYPE.A) && !types?.has(TYPE.AAAA)) {
-      issue(errors, i, `NS '${t}' has no address records (A or AAAA)`);
-    }
-  });
-
-  return { records: kept, errors, warnings };
+  const r = c.finish(false);
+  return { records: kept, errors: r.errors, warnings: r.warnings };
 }

@@ -15,7 +15,7 @@
  * other than the zone's (IN by default), and zone semantics: zone-check.ts checks those.
  */
 
-import { NameError, nameFromText } from './name.js';
+import { MAX_LABEL, MAX_NAME, NameError, nameFromText } from './name.js';
 import { RdataError, rdataFromText, ttlFromText, textBytes } from './rdata-text.js';
 import {
   CLASS,
@@ -51,9 +51,27 @@ export interface ParseZoneOptions {
   maxRecords?: number;
   /** The zone's class (default IN); a record of another class is an error, as in BIND. */
   zoneClass?: number;
+  /**
+   * Hand each record to this as it is parsed instead of collecting `records` and
+   * `sources`: a big zone is then never held as one object per record (zone-store.ts
+   * feeds the checker and the packed zone this way).
+   */
+  onRecord?: RecordSink;
 }
 
+/** Receives each record as it is parsed (owner and RDATA in uncompressed wire form). */
+export type RecordSink = (
+  owner: Uint8Array,
+  type: number,
+  klass: number,
+  ttl: number,
+  rdata: Uint8Array,
+  file: string,
+  line: number,
+) => void;
+
 export interface ParsedZone {
+  /** The records, in file order (empty when `onRecord` was given). */
   records: RR[];
   /** Where each record came from, parallel to `records`. */
   sources: SourceLocation[];
@@ -92,15 +110,31 @@ interface Entry {
   bad: boolean;
 }
 
+const SP = 0x20;
+const TAB = 0x09;
+const CR = 0x0d;
+const LF = 0x0a;
+const SEMI = 0x3b;
+const OPEN = 0x28;
+const CLOSE = 0x29;
+const QUOTE = 0x22;
+const BSLASH = 0x5c;
+
 /**
- * Split a master file into entries (RFC 1035 §5.1): "Entries are predominantly
+ * Split a master file into entries, handing each to `each` as soon as it is complete (false:
+ * stop), so a big zone is never held as tokens (RFC 1035 §5.1): "Entries are predominantly
  * line-oriented, though parentheses can be used to continue a list of items across a line
  * boundary"; "Semicolon is used to start a comment; the remainder of the line is ignored";
  * `\X` quotes X, so `\;`, `\(`, `\"` and `\ ` are ordinary characters.
  */
-function tokenize(text: string, file: string, errors: ZoneIssue[]): Entry[] {
-  const entries: Entry[] = [];
+function tokenize(
+  text: string,
+  file: string,
+  errors: ZoneIssue[],
+  each: (e: Entry) => boolean,
+): void {
   let line = 1;
+  let stop = false;
   let depth = 0;
   let openedAt = 0;
   let lineStart = true;
@@ -110,51 +144,56 @@ function tokenize(text: string, file: string, errors: ZoneIssue[]): Entry[] {
     cur.bad = true;
   };
   const finish = (): void => {
-    if (cur.tokens.length > 0 && !cur.bad) entries.push(cur);
+    if (cur.tokens.length > 0 && !cur.bad && !stop) stop = !each(cur);
   };
+  // Character codes, not one-character strings: this loop sees every byte of the zone.
   let i = 0;
   const n = text.length;
-  while (i < n) {
-    const c = text[i]!;
+  while (i < n && !stop) {
+    const c = text.charCodeAt(i);
     if (lineStart) {
       lineStart = false;
       if (depth === 0) {
         finish();
-        cur = { line, blank: c === ' ' || c === '\t', tokens: [], bad: false };
+        cur = { line, blank: c === SP || c === TAB, tokens: [], bad: false };
       }
     }
-    if (c === '\n') {
+    if (c === LF) {
       line++;
       lineStart = true;
       i++;
       continue;
     }
-    if (c === ' ' || c === '\t' || c === '\r') {
+    if (c === SP || c === TAB || c === CR) {
       i++;
       continue;
     }
-    if (c === ';') {
-      while (i < n && text[i] !== '\n') i++;
+    if (c === SEMI) {
+      const eol = text.indexOf('\n', i);
+      i = eol < 0 ? n : eol;
       continue;
     }
-    if (c === '(') {
+    if (c === OPEN) {
       if (depth === 0) openedAt = line;
       depth++;
       i++;
       continue;
     }
-    if (c === ')') {
+    if (c === CLOSE) {
       if (depth === 0) err(line, "unbalanced ')'");
       else depth--;
       i++;
       continue;
     }
-    if (c === '"') {
+    if (c === QUOTE) {
       let j = i + 1;
-      while (j < n && text[j] !== '"' && text[j] !== '\n') {
-        j += text[j] === '\\' && j + 1 < n && text[j + 1] !== '\n' ? 2 : 1;
+      for (;;) {
+        if (j >= n) break;
+        const d = text.charCodeAt(j);
+        if (d === QUOTE || d === LF) break;
+        j += d === BSLASH && j + 1 < n && text.charCodeAt(j + 1) !== LF ? 2 : 1;
       }
-      if (j >= n || text[j] !== '"') {
+      if (j >= n || text.charCodeAt(j) !== QUOTE) {
         // BIND's lexer does not let a quoted string span lines in a master file either.
         err(line, 'unterminated quoted string');
         i = j;
@@ -166,9 +205,9 @@ function tokenize(text: string, file: string, errors: ZoneIssue[]): Entry[] {
     }
     let j = i;
     while (j < n) {
-      const d = text[j]!;
-      if (d === '\\') {
-        if (j + 1 < n && text[j + 1] !== '\n') {
+      const d = text.charCodeAt(j);
+      if (d === BSLASH) {
+        if (j + 1 < n && text.charCodeAt(j + 1) !== LF) {
           j += 2;
           continue;
         }
@@ -177,14 +216,14 @@ function tokenize(text: string, file: string, errors: ZoneIssue[]): Entry[] {
         break;
       }
       if (
-        d === ' ' ||
-        d === '\t' ||
-        d === '\r' ||
-        d === '\n' ||
-        d === ';' ||
-        d === '(' ||
-        d === ')' ||
-        d === '"'
+        d === SP ||
+        d === TAB ||
+        d === CR ||
+        d === LF ||
+        d === SEMI ||
+        d === OPEN ||
+        d === CLOSE ||
+        d === QUOTE
       )
         break;
       j++;
@@ -192,9 +231,9 @@ function tokenize(text: string, file: string, errors: ZoneIssue[]): Entry[] {
     if (j > i) cur.tokens.push({ text: text.slice(i, j), line });
     i = j;
   }
+  if (stop) return;
   if (depth > 0) err(openedAt, "unbalanced parentheses: '(' is never closed");
   finish();
-  return entries;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -206,7 +245,11 @@ function tokenize(text: string, file: string, errors: ZoneIssue[]): Entry[] {
  * §5.1: "a $INCLUDE entry never changes the relative origin of the parent file").
  */
 interface LoadState {
-  readonly out: ParsedZone;
+  readonly errors: ZoneIssue[];
+  readonly warnings: ZoneIssue[];
+  readonly onRecord: RecordSink;
+  /** Records handed to onRecord. */
+  count: number;
   readonly readInclude: ((path: string) => string) | undefined;
   readonly maxRecords: number;
   readonly zoneClass: number;
@@ -228,9 +271,17 @@ class EntryError extends Error {
   }
 }
 
-function newState(opts: ParseZoneOptions): LoadState {
+function newState(opts: ParseZoneOptions, out: ParsedZone): LoadState {
   return {
-    out: { records: [], sources: [], errors: [], warnings: [] },
+    errors: out.errors,
+    warnings: out.warnings,
+    onRecord:
+      opts.onRecord ??
+      ((owner, type, klass, ttl, rdata, file, line) => {
+        out.records.push({ owner, type, class: klass, ttl, rdata });
+        out.sources.push({ file, line });
+      }),
+    count: 0,
     readInclude: opts.readInclude,
     maxRecords: opts.maxRecords ?? Infinity,
     zoneClass: opts.zoneClass ?? CLASS.IN,
@@ -243,7 +294,52 @@ function newState(opts: ParseZoneOptions): LoadState {
   };
 }
 
+/**
+ * The wire form of a name written in plain LDH-style characters (letters, digits, `-`,
+ * `_`, `*`), or undefined for anything else (escapes, `@`, errors), which nameFromText
+ * handles: most owner names of a big zone are plain, and this skips its per-label arrays.
+ */
+function plainName(text: string, origin: Uint8Array): Uint8Array | undefined {
+  const n = text.length;
+  if (n === 0 || n > MAX_NAME) return undefined;
+  const absolute = text.charCodeAt(n - 1) === 0x2e;
+  const end = absolute ? n - 1 : n;
+  const size = end + 1 + (absolute ? 1 : origin.length);
+  if (end === 0 || size > MAX_NAME) return undefined;
+  const out = new Uint8Array(size);
+  let lenAt = 0;
+  let o = 1;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      const len = o - lenAt - 1;
+      if (len === 0 || len > MAX_LABEL) return undefined;
+      out[lenAt] = len;
+      lenAt = o++;
+      continue;
+    }
+    if (!(
+      (c >= 0x61 && c <= 0x7a) ||
+      (c >= 0x41 && c <= 0x5a) ||
+      (c >= 0x30 && c <= 0x39) ||
+      c === 0x2d ||
+      c === 0x5f ||
+      c === 0x2a
+    ))
+      return undefined;
+    out[o++] = c;
+  }
+  const len = o - lenAt - 1;
+  if (len === 0 || len > MAX_LABEL) return undefined;
+  out[lenAt] = len;
+  if (absolute) out[o] = 0;
+  else out.set(origin, o);
+  return out;
+}
+
 function parseName(tok: Token, origin: Uint8Array, what: string): Uint8Array {
+  const plain = plainName(tok.text, origin);
+  if (plain) return plain;
   if (tok.text.startsWith('"'))
     throw new EntryError(`bad ${what} ${tok.text}: a name is not quoted`, tok.line);
   try {
@@ -262,7 +358,7 @@ function parseTtl(tok: Token, st: LoadState, file: string, what: string): number
   if (v > MAX_TTL) {
     // RFC 2181 §8: "Implementations should treat TTL values received with the most
     // significant bit set as if the entire value received was zero."
-    st.out.warnings.push({
+    st.warnings.push({
       file,
       line: tok.line,
       message: `${what} ${v} > ${MAX_TTL}, set to 0 (RFC 2181 §8)`,
@@ -284,18 +380,16 @@ function parseText(text: string, file: string, origin0: Uint8Array, st: LoadStat
   const syntax: ZoneIssue[] = [];
   let next = 0;
   const flushSyntax = (before: number): void => {
-    while (next < syntax.length && syntax[next]!.line < before) st.out.errors.push(syntax[next++]!);
+    while (next < syntax.length && syntax[next]!.line < before) st.errors.push(syntax[next++]!);
   };
-  const entries = tokenize(text, file, syntax);
-  syntax.sort((a, b) => a.line - b.line);
-  for (const e of entries) {
+  const entry = (e: Entry): boolean => {
     flushSyntax(e.line);
-    if (st.stopped) return;
+    if (st.stopped) return false;
     try {
       const first = e.tokens[0]!;
       if (!e.blank && first.text.startsWith('$')) {
         origin = directive(e, first, file, origin, st);
-        continue;
+        return true;
       }
       let k = 0;
       if (e.blank) {
@@ -309,10 +403,15 @@ function parseText(text: string, file: string, origin0: Uint8Array, st: LoadStat
       }
       record(e, k, owner, file, origin, st);
     } catch (x) {
-      if (x instanceof EntryError) st.out.errors.push({ file, line: x.line, message: x.message });
+      if (x instanceof EntryError) st.errors.push({ file, line: x.line, message: x.message });
       else throw x;
     }
-  }
+    return true;
+  };
+  tokenize(text, file, syntax, entry);
+  // The tokenizer's errors come in line order but for an unclosed '(' reported at the end.
+  const rest = syntax.splice(next).sort((a, b) => a.line - b.line);
+  syntax.push(...rest);
   if (!st.stopped) flushSyntax(Infinity);
 }
 
@@ -384,6 +483,144 @@ function directive(
   }
 }
 
+/**
+ * A dotted quad of four decimal octets without leading zeros, the only IPv4 form BIND
+ * accepts (inet_pton), parsed by hand; undefined sends it to ipv4FromText.
+ */
+function plainIpv4(t: string): Uint8Array | undefined {
+  const out = new Uint8Array(4);
+  let part = 0;
+  let v = 0;
+  let digits = 0;
+  for (let i = 0; i <= t.length; i++) {
+    const c = i < t.length ? t.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || part > 3) return undefined;
+      out[part++] = v;
+      v = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && v === 0) return undefined; // a leading zero
+      v = v * 10 + (c - 0x30);
+      if (++digits > 3 || v > 255) return undefined;
+    } else return undefined;
+  }
+  return part === 4 ? out : undefined;
+}
+
+/** Colon-separated groups of 1-4 hex digits into `out`; false for anything else. */
+function hexGroups(s: string, out: number[]): boolean {
+  if (s === '') return true;
+  let v = 0;
+  let digits = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0x3a;
+    if (c === 0x3a) {
+      if (digits === 0) return false;
+      out.push(v);
+      v = 0;
+      digits = 0;
+      continue;
+    }
+    const l = c | 0x20;
+    const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : l >= 0x61 && l <= 0x66 ? l - 0x57 : -1;
+    if (d < 0 || ++digits > 4) return false;
+    v = v * 16 + d;
+  }
+  return true;
+}
+
+/**
+ * An IPv6 address in the RFC 4291 §2.2 forms 1 and 2 (eight groups, or one `::` standing
+ * for one or more zero groups), parsed by hand; undefined (a dotted-quad tail, an error)
+ * sends it to ipv6FromText.
+ */
+function plainIpv6(t: string): Uint8Array | undefined {
+  const head: number[] = [];
+  const tail: number[] = [];
+  const dbl = t.indexOf('::');
+  if (dbl < 0) {
+    if (!hexGroups(t, head) || head.length !== 8) return undefined;
+  } else if (
+    t.indexOf('::', dbl + 1) >= 0 ||
+    !hexGroups(t.slice(0, dbl), head) ||
+    !hexGroups(t.slice(dbl + 2), tail) ||
+    head.length + tail.length > 7
+  ) {
+    return undefined;
+  }
+  const out = new Uint8Array(16);
+  head.forEach((w, i) => {
+    out[2 * i] = w >> 8;
+    out[2 * i + 1] = w & 0xff;
+  });
+  const from = 8 - tail.length;
+  tail.forEach((w, i) => {
+    out[2 * (from + i)] = w >> 8;
+    out[2 * (from + i) + 1] = w & 0xff;
+  });
+  return out;
+}
+
+/**
+ * TXT RDATA (RFC 1035 §3.3.14: one or more <character-string>s) when every token is
+ * printable ASCII without escapes and at most 255 bytes: each is a length byte and its
+ * bytes, quotes dropped. Undefined for anything else (rdataFromText handles escapes,
+ * UTF-8 and the errors).
+ */
+function plainTxt(rd: readonly Token[]): Uint8Array | undefined {
+  if (rd.length === 0) return undefined;
+  let size = 0;
+  for (const t of rd) {
+    const s = t.text;
+    const quoted = s.charCodeAt(0) === QUOTE;
+    const len = quoted ? s.length - 2 : s.length;
+    if (len < 0 || len > 255) return undefined;
+    size += 1 + len;
+  }
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const t of rd) {
+    const s = t.text;
+    const quoted = s.charCodeAt(0) === QUOTE;
+    const from = quoted ? 1 : 0;
+    const to = quoted ? s.length - 1 : s.length;
+    if (quoted && (s.length < 2 || s.charCodeAt(to) !== QUOTE)) return undefined;
+    out[o++] = to - from;
+    for (let i = from; i < to; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === BSLASH) return undefined;
+      out[o++] = c;
+    }
+  }
+  return out;
+}
+
+/** RDATA from its tokens by rdataFromText, its errors placed on the token at fault. */
+function generalRdata(
+  type: number,
+  rd: readonly Token[],
+  origin: Uint8Array,
+  toks: readonly Token[],
+): Uint8Array {
+  try {
+    return rdataFromText(
+      type,
+      rd.map((t) => t.text),
+      origin,
+    );
+  } catch (x) {
+    if (x instanceof RdataError) {
+      const at = x.token !== undefined ? rd[x.token] : undefined;
+      throw new EntryError(
+        `${typeToText(type)}: ${x.message}`,
+        (at ?? toks[toks.length - 1]!).line,
+      );
+    }
+    throw x;
+  }
+}
+
 /** Parse `[<TTL>] [<class>] <type> <RDATA>` (either order of TTL and class) and add the record. */
 function record(
   e: Entry,
@@ -406,7 +643,7 @@ function record(
     if (c !== undefined) {
       cls = c;
       k++;
-    } else if (ttl === undefined && /^[0-9]/.test(t.text)) {
+    } else if (ttl === undefined && t.text.charCodeAt(0) >= 0x30 && t.text.charCodeAt(0) <= 0x39) {
       ttl = parseTtl(t, st, file, 'TTL');
       k++;
     } else {
@@ -434,33 +671,29 @@ function record(
     );
   }
   const rd = toks.slice(k + 1);
-  let rdata: Uint8Array;
-  try {
-    rdata = rdataFromText(
-      type,
-      rd.map((t) => t.text),
-      origin,
-    );
-  } catch (x) {
-    if (x instanceof RdataError) {
-      const at = x.token !== undefined ? rd[x.token] : undefined;
-      throw new EntryError(
-        `${typeToText(type)}: ${x.message}`,
-        (at ?? toks[toks.length - 1]!).line,
-      );
-    }
-    throw x;
-  }
+  // A, AAAA and TXT, most of a big zone, take a short way for their plain forms; anything
+  // else, and any error, goes the general way (rdataFromText), which reports it.
+  let rdata: Uint8Array | undefined =
+    type === TYPE.TXT
+      ? plainTxt(rd)
+      : rd.length !== 1
+        ? undefined
+        : type === TYPE.A
+          ? plainIpv4(rd[0]!.text)
+          : type === TYPE.AAAA
+            ? plainIpv6(rd[0]!.text)
+            : undefined;
+  if (!rdata) rdata = generalRdata(type, rd, origin, toks);
   ttl = resolveTtl(ttl, type, rdata, e, file, st);
-  if (st.out.records.length >= st.maxRecords) {
+  if (st.count >= st.maxRecords) {
     st.stopped = true;
     throw new EntryError(
       `too many records (max-records ${st.maxRecords}); the rest of the zone is ignored`,
       e.line,
     );
   }
-  st.out.records.push({ owner, type, class: klass, ttl, rdata });
-  st.out.sources.push({ file, line: e.line });
+  st.count++;
+  st.onRecord(owner, type, klass, ttl, rdata, file, e.line);
 }
 
 /**
@@ -488,7 +721,7 @@ function resolveTtl(
   if (st.defaultTtl !== undefined) {
     if (!st.ttlDirective && !st.warnedRfc1035) {
       st.warnedRfc1035 = true;
-      st.out.warnings.push({
+      st.warnings.push({
         file,
         line: e.line,
         message: 'no $TTL: using the last explicit TTL (RFC 1035 semantics)',
@@ -501,7 +734,7 @@ function resolveTtl(
       rdata.length - 4,
     );
     const ttl = v > MAX_TTL ? 0 : v;
-    st.out.warnings.push({
+    st.warnings.push({
       file,
       line: e.line,
       message: `no TTL specified; using SOA MINTTL (${ttl}) instead`,
@@ -520,9 +753,9 @@ function resolveTtl(
  * recoverable oddities in `warnings`), each with its file and line.
  */
 export function parseZoneFile(text: string, opts: ParseZoneOptions): ParsedZone {
-  const st = newState(opts);
-  parseText(text, opts.file, opts.origin, st);
-  return st.out;
+  const out: ParsedZone = { records: [], sources: [], errors: [], warnings: [] };
+  parseText(text, opts.file, opts.origin, newState(opts, out));
+  return out;
 }
 
 /**
@@ -530,17 +763,18 @@ export function parseZoneFile(text: string, opts: ParseZoneOptions): ParsedZone 
  * `defaultTtl` plays `$TTL`. Throws ZoneFileError (ERR_DNS_ZONE_FILE) with the first error.
  */
 export function rrFromText(line: string, origin: Uint8Array, defaultTtl?: number): RR {
-  const st = newState({ origin, file: '<rr>' });
+  const out: ParsedZone = { records: [], sources: [], errors: [], warnings: [] };
+  const st = newState({ origin, file: '<rr>' }, out);
   if (defaultTtl !== undefined) {
     st.defaultTtl = defaultTtl;
     st.ttlDirective = true;
   }
   parseText(line, '<rr>', origin, st);
-  const err = st.out.errors[0];
+  const err = out.errors[0];
   if (err) throw new ZoneFileError(err.message);
-  const rr = st.out.records[0];
-  if (!rr || st.out.records.length !== 1) {
-    throw new ZoneFileError(`expected one record, got ${st.out.records.length}`);
+  const rr = out.records[0];
+  if (!rr || out.records.length !== 1) {
+    throw new ZoneFileError(`expected one record, got ${out.records.length}`);
   }
   return rr;
 }
