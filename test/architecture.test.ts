@@ -196,6 +196,8 @@ const ADAPTERS: Readonly<Record<string, string>> = {
   'services/dns/worker-server.ts': 'the UDP worker process itself',
   'services/dns/zone-store.ts': 'zone files read from disk',
   'services/dns/journal-store.ts': 'the UPDATE journal in SQLite',
+  'services/dns/dynamic-zones.ts': 'UPDATEs committed to the journal',
+  'services/dns/tsig-secret.ts': 'TSIG secrets from files',
   'services/ftp/account-store.ts': 'user and secret files',
   'services/ftp/connection-adapter.ts': 'one control connection: socket, timers, effects',
   'services/ftp/data-channel-adapter.ts': 'active/passive data sockets',

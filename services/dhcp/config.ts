@@ -7,10 +7,9 @@
  * Defaults follow the reference deployment (reference-deployment.md "DHCP"): lease times
  * 120/60/3600 s, authoritative, addresses from the bottom of the pool.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { TSIG_ALGORITHMS } from '../dns/tsig.js';
+import { readTsigSecret } from '../dns/tsig-secret.js';
 import { isIpv4, parseNetwork, ipFromText, inNetwork, ipToText } from './ipv4.js';
 import { hexOption, OPT } from './options.js';
 
@@ -295,37 +294,13 @@ export const DhcpConfig = Type.Object(
 );
 export type DhcpConfig = Static<typeof DhcpConfig>;
 
-/**
- * The DDNS key's secret: a secretFile (a compose secret; either the bare base64 or a BIND
- * key file as `tsig-keygen` writes it) or a secretEnv variable. Never inline in a file
- * that lives in the repository.
- */
+/** The DDNS key's secret (tsig-secret.ts: a compose secret file or a variable). */
 export function readDdnsSecret(
   key: DhcpConfig['ddns']['key'],
   configDir: string,
   env: NodeJS.ProcessEnv,
 ): { secret?: string; error?: string } {
-  if ((key.secretFile === undefined) === (key.secretEnv === undefined))
-    return { error: 'give exactly one of secretFile, secretEnv' };
-  let text: string;
-  if (key.secretFile !== undefined) {
-    const file = resolve(configDir, key.secretFile);
-    if (!existsSync(file))
-      return {
-        error: `${file} does not exist; create it (tsig-keygen ${key.name} > file) or mount the secret there`,
-      };
-    text = readFileSync(file, 'utf8');
-  } else {
-    const v = env[key.secretEnv!];
-    if (v === undefined || v === '')
-      return { error: `environment variable ${key.secretEnv} is not set` };
-    text = v;
-  }
-  const bind = /secret\s+"([^"]+)"/.exec(text);
-  const secret = (bind ? bind[1]! : text).trim();
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(secret) || Buffer.from(secret, 'base64').length < 16)
-    return { error: 'the secret is not base64 of at least 16 bytes (make one with tsig-keygen)' };
-  return { secret };
+  return readTsigSecret(key, configDir, env);
 }
 
 const MAC = /^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/;

@@ -280,6 +280,10 @@ export function checkDnsConfig(cfg: DnsConfig, configDir: string): string[] {
         out.push(`/zones/${i}/notify/${j}: "${n}" is not "address" or "address:port"`);
     });
   });
+  if (cfg.workers > 1 && cfg.zones.some((z) => (z.update?.allow.length ?? 0) > 0))
+    out.push(
+      `/workers: ${cfg.workers} with dynamic zones (update.allow): UDP workers do not see UPDATEs yet; set workers: 1`,
+    );
   checkCidrs(cfg.transfer.allow).forEach((m) => out.push(`/transfer/allow: ${m}`));
   checkCidrs(cfg.forward.networks).forEach((m) => out.push(`/forward/networks: ${m}`));
   if (cfg.forward.networks.length > 0 && cfg.forward.upstreams.length === 0) {

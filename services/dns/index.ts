@@ -3,6 +3,7 @@
  * module is imported when the service starts, so a process running other services only
  * (one container per service) does not load it.
  */
+import { join } from 'node:path';
 import { defineService } from '../../src/service.js';
 import { DnsConfig, checkDnsConfig } from './config.js';
 import { createDnsMetrics } from './metrics.js';
@@ -25,12 +26,20 @@ export default defineService({
     return {
       async start() {
         const { DnsServer } = await import('./server.js');
-        server = new DnsServer(cfg, ctx.configDir, ctx.log, createDnsMetrics(ctx.metrics));
+        server = new DnsServer(
+          cfg,
+          ctx.configDir,
+          ctx.log,
+          createDnsMetrics(ctx.metrics),
+          join(ctx.dataDir, 'dns-journal.sqlite'),
+        );
         await server.start();
       },
       stop: async () => server?.stop(),
       reload: async () => server?.reload(),
       ready: () => server?.ready() ?? false,
+      // Admin `GET /state/dns`: what UPDATEs changed, per dynamic zone.
+      state: () => ({ dynamic: server?.dynamicState() ?? {} }),
     };
   },
 });

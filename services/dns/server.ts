@@ -24,10 +24,11 @@ import { CidrList } from '../../src/net/cidr.js';
 import { ConnectionsPerSource } from '../../src/net/connections-per-source.js';
 import { LogLimit } from '../../src/log-limit.js';
 import { handleQuery, type DnsPolicy, type Outcome } from './handler.js';
+import { DynamicZones } from './dynamic-zones.js';
 import { bareReply, RCODE, rcodeToText } from './message.js';
 import { screenQuery } from './query-screen.js';
 import { typeToText } from './rr.js';
-import { nameFromText } from './name.js';
+import { nameFromText, nameToText } from './name.js';
 import { ZoneSet } from './zone-set.js';
 import { AnswerCache } from './answer-cache.js';
 import { TcpFramer, frame } from './tcp-framing.js';
@@ -66,6 +67,8 @@ export class DnsServer {
   private pool: UdpWorkerPool | undefined;
   /** Reloads parse here, off the answering thread; it queues them (one at a time). */
   private readonly loader = new ZoneLoadThread();
+  /** Zones taking RFC 2136 UPDATEs, their journal and keys (dynamic-zones.ts). */
+  private readonly dynamic: DynamicZones | undefined;
   private readonly udpHits;
   private readonly tcpHits;
   /** The cells a FORMERR outcome (qtype -1) counts in, made on first use. */
@@ -78,7 +81,12 @@ export class DnsServer {
     private readonly configDir: string,
     private readonly log: Logger,
     private readonly metrics: DnsMetrics,
+    /** Where the UPDATE journal lives; ':memory:' keeps it for the process only (tests). */
+    journalFile = ':memory:',
   ) {
+    this.dynamic = DynamicZones.wanted(cfg)
+      ? new DynamicZones(cfg, configDir, journalFile, process.env, log)
+      : undefined;
     this.cache = new AnswerCache(cfg.answerCache.entries);
     this.perSource = new ConnectionsPerSource(cfg.tcp.maxPerSource);
     this.udpHits = metrics.cacheHits.cell(['udp']);
@@ -127,7 +135,9 @@ export class DnsServer {
     for (const [i, r] of loads.entries()) {
       for (const w of r.warnings) this.log.warn({ zone: r.origin }, w);
       if (r.zone) {
-        next.push(r.zone);
+        // A dynamic zone serves its file plus the journal's changes (BIND's .jnl replay).
+        const zone = this.dynamic ? this.dynamic.withJournal(r.zone) : r.zone;
+        next.push(zone);
         this.metrics.zoneSerial.set({ zone: r.origin }, r.zone.serial);
         this.metrics.zoneRecords.set({ zone: r.origin }, r.zone.recordCount);
         this.log.info(
@@ -235,6 +245,7 @@ export class DnsServer {
     await Promise.all(this.tcp.map((t) => new Promise<void>((ok) => t.close(() => ok()))));
     this.forwarder?.close();
     await this.loader.close();
+    this.dynamic?.close();
     this.udp.length = 0;
     this.tcp.length = 0;
   }
@@ -292,6 +303,11 @@ export class DnsServer {
     send: (reply: Uint8Array) => void,
     t0: number,
   ): Extract<Outcome, { kind: 'transfer' | 'forward' }> | undefined {
+    // RFC 2136 UPDATE (opcode 5, not a response) to a server with dynamic zones.
+    if (this.dynamic && msg.length >= 12 && ((msg[2]! >>> 3) & 0x0f) === 5 && !(msg[2]! & 0x80)) {
+      this.onUpdate(msg, send, t0);
+      return undefined;
+    }
     // Malformed queries are settled here, before the cache key or the decoder allocate
     // anything, with the outcome the handler would give them (query-screen.ts).
     const screen = screenQuery(msg);
@@ -334,6 +350,39 @@ export class DnsServer {
       default:
         return out;
     }
+  }
+
+  private onUpdate(msg: Uint8Array, send: (reply: Uint8Array) => void, t0: number): void {
+    let r;
+    try {
+      r = this.dynamic!.handle(msg, (origin) => this.zones.get(origin), Date.now());
+    } catch (e) {
+      this.log.error({ err: e }, 'update bug: answered SERVFAIL');
+      this.metrics.errors.inc(['update']);
+      send(bareReply(msg, RCODE.SERVFAIL));
+      return;
+    }
+    if (r.replaced) {
+      const z = r.replaced;
+      this.zones = new ZoneSet(
+        [...this.zones.zones()].map((x) => (x.originKey === z.originKey ? z : x)),
+      );
+      this.cache.clear();
+      this.metrics.zoneSerial.set({ zone: nameToText(z.origin) }, z.serial);
+      this.metrics.zoneRecords.set({ zone: nameToText(z.origin) }, z.recordCount);
+    }
+    send(r.reply);
+    this.metrics.queries.cell(['UPDATE', rcodeToText(r.rcode), 'udp']).n++;
+    this.metrics.latency.observe((performance.now() - t0) / 1000);
+  }
+
+  /** Dynamic changes per zone (admin `GET /state/dns`). */
+  dynamicState(): Record<string, unknown> | undefined {
+    const d = this.dynamic;
+    if (!d) return undefined;
+    const out: Record<string, unknown> = {};
+    for (const z of this.zones.zones()) out[nameToText(z.origin)] = d.dynamicRecords(z.origin);
+    return out;
   }
 
   private onUdp(sock: UdpSocket, msg: Buffer, rinfo: RemoteInfo): void {

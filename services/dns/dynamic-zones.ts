@@ -1,0 +1,182 @@
+/**
+ * Dynamic zones (issue 11): the zones with `update.allow` rules take RFC 2136 UPDATEs,
+ * committed to the journal (journal-store.ts, synchronous=FULL) before the reply, replayed
+ * on the zone file at every load and reload, and served by swapping in a rebuilt Zone.
+ * The zone file stays the operator's (BIND's .jnl beside the file, here in the data dir).
+ *
+ * Limits: the zone is rebuilt from its records on each committed UPDATE (fine for a small
+ * site's zones; a 100k-record zone costs ~0.5 s per change); UDP worker processes do not
+ * see dynamic changes, so dynamic zones require `workers: 1` (config check).
+ */
+import type { Logger } from 'pino';
+import { decodeMessage, FormatError, RCODE, rcodeToText, bareReply } from './message.js';
+import { nameFromText, nameKey, nameToText } from './name.js';
+import type { DnsConfig } from './config.js';
+import { JournalStore } from './journal-store.js';
+import { keyFromTriple, type TsigKey } from './tsig.js';
+import { readTsigSecret } from './tsig-secret.js';
+import { handleUpdate } from './update-handler.js';
+import { UpdatePolicy } from './update-policy.js';
+import { ZoneRecords } from './zone-changes.js';
+import { Zone } from './zone.js';
+
+export interface UpdateResult {
+  readonly reply: Uint8Array;
+  readonly rcode: number;
+  /** The zone to serve from now on, when the update changed it. */
+  readonly replaced?: Zone;
+}
+
+const absolute = (n: string): string => (n.endsWith('.') ? n : n + '.');
+
+export class DynamicZones {
+  private readonly journal: JournalStore;
+  private readonly keys = new Map<string, TsigKey>();
+  private readonly policies = new Map<string, UpdatePolicy>();
+  private readonly records = new Map<string, ZoneRecords>();
+
+  /** Whether any zone takes updates. */
+  static wanted(cfg: DnsConfig): boolean {
+    return cfg.zones.some((z) => (z.update?.allow.length ?? 0) > 0);
+  }
+
+  constructor(
+    cfg: DnsConfig,
+    configDir: string,
+    journalFile: string,
+    env: NodeJS.ProcessEnv,
+    private readonly log: Logger,
+  ) {
+    for (const k of cfg.keys) {
+      const s = readTsigSecret(k, configDir, env);
+      if (s.error !== undefined) throw new Error(`dns.yaml /keys ${k.name}: ${s.error}`);
+      const key = keyFromTriple(`${k.algorithm}:${k.name}:${s.secret!}`);
+      this.keys.set(key.name, key);
+    }
+    for (const z of cfg.zones) {
+      if (!z.update || z.update.allow.length === 0) continue;
+      const origin = nameFromText(absolute(z.origin));
+      this.policies.set(nameKey(origin), new UpdatePolicy(origin, z.update.allow));
+    }
+    this.journal = new JournalStore(journalFile);
+  }
+
+  close(): void {
+    this.journal.close();
+  }
+
+  /**
+   * A zone just loaded from its file: for a dynamic zone, replay the journal from the
+   * file's serial on top of it. A stale journal (the file was edited behind it) is not
+   * replayed: logged, and the file serves as written.
+   */
+  withJournal(zone: Zone): Zone {
+    const k = nameKey(zone.origin);
+    if (!this.policies.has(k)) return zone;
+    const { entries, stale } = this.journal.replayFrom(zone.origin, zone.serial);
+    const recs = new ZoneRecords(zone.origin, zone.records());
+    for (const e of entries) recs.apply(e);
+    this.records.set(k, recs);
+    if (stale)
+      this.log.warn(
+        { zone: nameToText(zone.origin), serial: zone.serial },
+        'journal does not continue from the zone file serial (file edited without freezing updates?): not replayed',
+      );
+    if (entries.length === 0) return zone;
+    this.log.info(
+      { zone: nameToText(zone.origin), changes: entries.length, serial: entries.at(-1)!.to },
+      'journal replayed',
+    );
+    return new Zone(zone.origin, [...recs.records()]);
+  }
+
+  /** One UPDATE message: verdict, commit, rebuilt zone, reply. */
+  handle(
+    bytes: Uint8Array,
+    zone: (origin: Uint8Array) => Zone | undefined,
+    nowMs: number,
+  ): UpdateResult {
+    let m;
+    try {
+      m = decodeMessage(bytes);
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw e;
+      return { reply: bareReply(bytes, RCODE.FORMERR), rcode: RCODE.FORMERR };
+    }
+    const v = handleUpdate(bytes, m, {
+      keys: (n) => this.keys.get(n),
+      zone: (origin) => {
+        const k = nameKey(origin);
+        const policy = this.policies.get(k);
+        const z = zone(origin);
+        if (!z || !policy)
+          return z ? { view: new ZoneRecords(origin, []).view(), policy: undefined } : undefined;
+        let recs = this.records.get(k);
+        if (!recs) {
+          recs = new ZoneRecords(z.origin, z.records());
+          this.records.set(k, recs);
+        }
+        return { view: recs.view(), policy };
+      },
+      now: nowMs / 1000,
+    });
+    const zoneText = m.questions[0] ? nameToText(m.questions[0].qname) : '?';
+    if (!v.change) {
+      this.log.info(
+        {
+          zone: zoneText,
+          key: v.keyName,
+          rcode: rcodeToText(v.rcode),
+          reason: v.reason || undefined,
+        },
+        'update',
+      );
+      return { reply: v.reply(v.rcode), rcode: v.rcode };
+    }
+    const { origin, decision } = v.change;
+    const recs = this.records.get(nameKey(origin))!;
+    const before = zone(origin)!;
+    try {
+      // On disk (fsynced) before the zone changes and before the reply: nothing answered
+      // NOERROR is ever lost, nothing half-applied is ever served.
+      this.journal.append(
+        origin,
+        {
+          from: before.serial,
+          to: decision.serial!,
+          deletes: decision.deletes,
+          adds: decision.adds,
+        },
+        nowMs / 1000,
+      );
+    } catch (err) {
+      this.log.error({ err, zone: zoneText }, 'update not committed: journal write failed');
+      return { reply: v.reply(RCODE.SERVFAIL), rcode: RCODE.SERVFAIL };
+    }
+    recs.apply(decision);
+    const replaced = new Zone(origin, [...recs.records()]);
+    this.log.info(
+      {
+        zone: zoneText,
+        key: v.keyName,
+        serial: replaced.serial,
+        deleted: decision.deletes.length - 1,
+        added: decision.adds.length - 1,
+      },
+      'update committed',
+    );
+    return { reply: v.reply(RCODE.NOERROR), rcode: RCODE.NOERROR, replaced };
+  }
+
+  /** The records updates added on top of the zone file (admin `GET /state/dns`). */
+  dynamicRecords(
+    origin: Uint8Array,
+  ): { from: number; to: number; added: string[]; deleted: string[] }[] {
+    return this.journal.entries(origin).map((e) => ({
+      from: e.from,
+      to: e.to,
+      added: e.adds.filter((r) => r.type !== 6).map((r) => `${nameToText(r.owner)} ${r.type}`),
+      deleted: e.deletes.filter((r) => r.type !== 6).map((r) => `${nameToText(r.owner)} ${r.type}`),
+    }));
+  }
+}
