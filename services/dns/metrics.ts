@@ -16,6 +16,7 @@ export interface DnsMetrics {
   readonly tcpConnections: Gauge;
   readonly tcpClosed: FastCounter<'reason'>;
   readonly errors: FastCounter<'where'>;
+  readonly notifies: FastCounter<'event'>;
 }
 
 export function createDnsMetrics(registry: Registry): DnsMetrics {
@@ -77,6 +78,12 @@ export function createDnsMetrics(registry: Registry): DnsMetrics {
       'dns_internal_errors_total',
       'Bugs caught at the adapter (answered SERVFAIL)',
       ['where'],
+      registry,
+    ),
+    notifies: new FastCounter(
+      'dns_notify_total',
+      'NOTIFY messages to secondaries (RFC 1996): sent (incl. resends), answered, gave-up',
+      ['event'],
       registry,
     ),
   };

@@ -25,10 +25,14 @@ import { ConnectionsPerSource } from '../../src/net/connections-per-source.js';
 import { LogLimit } from '../../src/log-limit.js';
 import { handleQuery, type DnsPolicy, type Outcome } from './handler.js';
 import { DynamicZones } from './dynamic-zones.js';
+import { NotifySchedule, type NotifyTarget } from './notify.js';
+import { parseHostPort } from './config.js';
+import { randomInt } from 'node:crypto';
+import { isIP } from 'node:net';
 import { bareReply, RCODE, rcodeToText } from './message.js';
 import { screenQuery } from './query-screen.js';
 import { typeToText } from './rr.js';
-import { nameFromText, nameToText } from './name.js';
+import { nameFromText, nameKey, nameToText } from './name.js';
 import { ZoneSet } from './zone-set.js';
 import { AnswerCache } from './answer-cache.js';
 import { TcpFramer, frame } from './tcp-framing.js';
@@ -51,6 +55,9 @@ export class ZoneLoadError extends Error {
   readonly code = 'ERR_DNS_ZONE_LOAD';
 }
 
+const nameKeyOf = (origin: string): string =>
+  nameKey(nameFromText(origin.endsWith('.') ? origin : origin + '.'));
+
 export class DnsServer {
   private zones = new ZoneSet([]);
   private readonly cache: AnswerCache;
@@ -69,6 +76,10 @@ export class DnsServer {
   private readonly loader = new ZoneLoadThread();
   /** Zones taking RFC 2136 UPDATEs, their journal and keys (dynamic-zones.ts). */
   private readonly dynamic: DynamicZones | undefined;
+  /** NOTIFY (RFC 1996) to each zone's secondaries when its serial changes. */
+  private readonly notifier = new NotifySchedule();
+  private readonly notifyTargets = new Map<string, NotifyTarget[]>();
+  private notifyTimer: NodeJS.Timeout | undefined;
   private readonly udpHits;
   private readonly tcpHits;
   /** The cells a FORMERR outcome (qtype -1) counts in, made on first use. */
@@ -87,6 +98,10 @@ export class DnsServer {
     this.dynamic = DynamicZones.wanted(cfg)
       ? new DynamicZones(cfg, configDir, journalFile, process.env, log)
       : undefined;
+    for (const z of cfg.zones) {
+      const targets = z.notify.flatMap((n) => parseHostPort(n, 53) ?? []);
+      if (targets.length > 0) this.notifyTargets.set(nameKeyOf(z.origin), targets);
+    }
     this.cache = new AnswerCache(cfg.answerCache.entries);
     this.perSource = new ConnectionsPerSource(cfg.tcp.maxPerSource);
     this.udpHits = metrics.cacheHits.cell(['udp']);
@@ -138,6 +153,8 @@ export class DnsServer {
         // A dynamic zone serves its file plus the journal's changes (BIND's .jnl replay).
         const zone = this.dynamic ? this.dynamic.withJournal(r.zone) : r.zone;
         next.push(zone);
+        const before = keepOld ? this.zones.get(zone.origin) : undefined;
+        if (before && before.serial !== zone.serial) this.sendNotify(zone);
         this.metrics.zoneSerial.set({ zone: r.origin }, r.zone.serial);
         this.metrics.zoneRecords.set({ zone: r.origin }, r.zone.recordCount);
         this.log.info(
@@ -246,6 +263,7 @@ export class DnsServer {
     this.forwarder?.close();
     await this.loader.close();
     this.dynamic?.close();
+    if (this.notifyTimer) clearTimeout(this.notifyTimer);
     this.udp.length = 0;
     this.tcp.length = 0;
   }
@@ -364,6 +382,7 @@ export class DnsServer {
     }
     if (r.replaced) {
       const z = r.replaced;
+      this.sendNotify(z);
       this.zones = new ZoneSet(
         [...this.zones.zones()].map((x) => (x.originKey === z.originKey ? z : x)),
       );
@@ -385,8 +404,52 @@ export class DnsServer {
     return out;
   }
 
+  /** RFC 1996 §3.6: tell the zone's secondaries; resent until they answer (notify.ts). */
+  private sendNotify(zone: Zone): void {
+    const targets = this.notifyTargets.get(zone.originKey);
+    if (!targets || this.udp.length === 0) return;
+    this.emitNotify(
+      this.notifier.changed(zone.origin, zone.soa, targets, () => randomInt(0x10000), Date.now()),
+    );
+  }
+
+  private emitNotify(sends: readonly { target: NotifyTarget; bytes: Uint8Array }[]): void {
+    for (const x of sends) {
+      const family = isIP(x.target.address) === 6 ? 'IPv6' : 'IPv4';
+      const sock = this.udp.find((u) => u.address().family === family);
+      if (!sock) {
+        this.log.warn({ target: x.target.address }, 'NOTIFY: no listener of that address family');
+        continue;
+      }
+      sock.send(x.bytes, x.target.port, x.target.address);
+      this.metrics.notifies.inc(['sent']);
+    }
+    if (this.notifyTimer) clearTimeout(this.notifyTimer);
+    const at = this.notifier.nextTimeout();
+    if (at === undefined) return;
+    this.notifyTimer = setTimeout(
+      () => {
+        this.notifyTimer = undefined;
+        const r = this.notifier.tick(Date.now());
+        for (const g of r.gaveUp) {
+          this.metrics.notifies.inc(['gave-up']);
+          this.log.warn({ target: `${g.address}:${g.port}` }, 'NOTIFY not answered after 5 tries');
+        }
+        this.emitNotify(r.sends);
+      },
+      Math.max(0, at - Date.now()),
+    );
+    this.notifyTimer.unref();
+  }
+
   private onUdp(sock: UdpSocket, msg: Buffer, rinfo: RemoteInfo): void {
     const t0 = performance.now();
+    // A secondary's answer to our NOTIFY (QR set, opcode 4): it ends the resends.
+    if (msg.length >= 12 && msg[2]! & 0x80 && ((msg[2]! >>> 3) & 0x0f) === 4) {
+      if (this.notifier.answered({ address: rinfo.address, port: rinfo.port }, msg.readUInt16BE(0)))
+        this.metrics.notifies.inc(['answered']);
+      return;
+    }
     const send = (b: Uint8Array): void => {
       sock.send(b, rinfo.port, rinfo.address);
     };

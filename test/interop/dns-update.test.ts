@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { pino } from 'pino';
-import { freePorts, type Daemon } from '../../src/testing/daemon.js';
+import { freePorts, startDaemon, type Daemon } from '../../src/testing/daemon.js';
+import { mkdirSync } from 'node:fs';
 import { repoRoot, startNetsvcDir, which } from '../../bench/dns-servers.js';
 import { DdnsClient } from '../../services/dhcp/ddns-client.js';
 import { keyFromTriple } from '../../services/dns/tsig.js';
@@ -33,7 +34,7 @@ if (DIG === undefined || NSUPDATE === undefined) {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   for (const f of ['netsvc.yaml', 'dns.yaml', 'zones'])
     cpSync(join(root, 'config', 'dev', f), join(dir, f), { recursive: true });
-  const [port, adminPort] = (await freePorts(2)) as [number, number];
+  const [port, adminPort, bindPort] = (await freePorts(3)) as [number, number, number];
   writeFileSync(
     join(dir, 'ddns.key'),
     `key "ddns-key" {\n\talgorithm hmac-sha256;\n\tsecret "${SECRET}";\n};\n`,
@@ -43,9 +44,15 @@ if (DIG === undefined || NSUPDATE === undefined) {
   dns.keys = [{ name: 'ddns-key', secretFile: 'ddns.key' }];
   dns.zones = (dns.zones as Record<string, unknown>[]).map((z) =>
     String(z.origin).toLowerCase() === 'tic2023.com'
-      ? { ...z, update: { allow: [{ key: 'ddns-key', match: 'zonesub' }] } }
+      ? {
+          ...z,
+          update: { allow: [{ key: 'ddns-key', match: 'zonesub' }] },
+          notify: [`127.0.0.1:${bindPort}`],
+        }
       : z,
   );
+  // BIND's secondary transfers from us (AXFR, and IXFR answered in AXFR form).
+  dns.transfer = { allow: ['127.0.0.1/32'] };
   writeFileSync(join(dir, 'dns.yaml'), stringify(dns));
   const main = parse(readFileSync(join(dir, 'netsvc.yaml'), 'utf8')) as Record<string, unknown>;
   main.admin = { ...(main.admin as object), address: '127.0.0.1', port: adminPort };
@@ -112,6 +119,54 @@ if (DIG === undefined || NSUPDATE === undefined) {
     t.equal(dig('pc9.TIC2023.com'), '192.168.1.99', 'after a restart');
     t.match(server.output(), /"msg":"journal replayed"/);
   });
+
+  t.test(
+    'BIND 9 as secondary follows an update on the NOTIFY',
+    { skip: which('named') === undefined && 'named (bind9) missing' },
+    async (t) => {
+      const bdir = join(dir, 'named');
+      mkdirSync(bdir, { recursive: true });
+      writeFileSync(
+        join(bdir, 'named.conf'),
+        `options { directory "${bdir}"; pid-file none; listen-on port ${bindPort} { 127.0.0.1; };
+  listen-on-v6 { none; }; recursion no; dnssec-validation no; notify no; allow-notify { 127.0.0.1; }; };
+controls { };
+zone "TIC2023.com" { type secondary; primaries { 127.0.0.1 port ${port}; }; file "${join(bdir, 'tic.db')}"; };
+`,
+      );
+      const bdig = (name: string): string =>
+        execFileSync(
+          DIG!,
+          ['@127.0.0.1', '-p', String(bindPort), '+short', '+time=1', '+tries=1', name, 'A'],
+          {
+            encoding: 'utf8',
+          },
+        ).trim();
+      await startDaemon({
+        name: 'named-secondary',
+        command: which('named')!,
+        args: ['-g', '-c', join(bdir, 'named.conf')],
+        cwd: bdir,
+        ready: { check: async () => bdig('pc9.TIC2023.com') === '192.168.1.99' },
+        teardown: t,
+      });
+      t.pass('the secondary transferred the zone with its dynamic records');
+      const t0 = performance.now();
+      const r = nsupdate('update add pc10.TIC2023.com. 300 A 192.168.1.100');
+      t.equal(r.status, 0, r.stderr);
+      let seen = '';
+      while (seen === '' && performance.now() - t0 < 10_000) {
+        seen = bdig('pc10.TIC2023.com');
+        if (seen === '') await new Promise((ok) => setTimeout(ok, 20));
+      }
+      const ms = performance.now() - t0;
+      t.equal(seen, '192.168.1.100', 'the secondary answers the new record');
+      t.ok(ms < 5000, `followed within ${ms.toFixed(0)} ms (refresh is 1 h: it was the NOTIFY)`);
+      t.comment(`update on the primary to the answer from BIND's secondary: ${ms.toFixed(0)} ms`);
+      const m = await fetch(`http://127.0.0.1:${adminPort}/metrics`).then((x) => x.text());
+      t.match(m, /dns_notify_total\{event="answered"\} [1-9]/, 'BIND answered our NOTIFY');
+    },
+  );
 
   t.test("the DHCP service's DDNS client publishes into netsvc DNS", async (t) => {
     const c = new DdnsClient(
