@@ -8,6 +8,15 @@ cd "$(dirname "$0")/.."
 umask 077
 mkdir -p secrets
 chmod 700 secrets
+# The DDNS key (RFC 8945 TSIG, BIND's key-file format): the DNS and DHCP containers share it;
+# copy the same file to Pi II's secrets/ so its DHCP can update Pi I's DNS.
+f=secrets/ddns_key
+if [ -e "$f" ]; then echo "$f exists, kept"; else
+  printf 'key "ddns-key" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' \
+    "$(head -c 32 /dev/urandom | base64)" > "$f"
+  chmod 444 "$f"
+  echo "$f: new TSIG key (copy it to Pi II's secrets/)"
+fi
 for name in ftp_admin ftp_user1 sip_2001 sip_2002 sip_2003 sip_2004 monitor_token; do
   f="secrets/$name"
   if [ -e "$f" ]; then echo "$f exists, kept"; continue; fi

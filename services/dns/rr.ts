@@ -36,6 +36,7 @@ export const TYPE = {
   RRSIG: 46,
   NSEC: 47,
   DNSKEY: 48,
+  DHCID: 49,
   TLSA: 52,
   SVCB: 64,
   HTTPS: 65,

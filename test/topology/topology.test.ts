@@ -18,6 +18,7 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadServices } from '../../services/index.js';
@@ -96,6 +97,8 @@ const vtysh = (pi: string, ...cmds: string[]): string =>
 const secrets: Record<string, string> = {};
 for (const s of ['ftp_admin', 'ftp_user1', 'sip_2001', 'sip_2002', 'sip_2003', 'sip_2004'])
   secrets[s] = `nstopo-${s}-pw`;
+// The TSIG key both Pis' DHCP containers and Pi I's DNS share (containers/make-secrets.sh).
+secrets.ddns_key = `key "ddns-key" {\n\talgorithm hmac-sha256;\n\tsecret "${randomBytes(32).toString('base64')}";\n};\n`;
 
 await t.test(
   'routing healthy on both Pis (compose healthcheck: daemons answer, frr.conf addresses set)',
@@ -179,6 +182,9 @@ await t.test(
           '1',
           '-s',
           hook,
+          // Option 12: the name DDNS publishes (<ns>.TIC2023.com, issue 11).
+          '-x',
+          `hostname:${c.ns}`,
         ],
         {
           encoding: 'utf8',
@@ -271,6 +277,37 @@ await t.test(
           `${c.ns} (${clientIp.get(c.ns)}) → 192.168.0.${a}: ${r}`,
         );
       }
+  },
+);
+
+await t.test(
+  "every DHCP client is resolvable by name from another LAN (DDNS, Pi II's across OSPF)",
+  { skip: (notRegistered('dhcp') || notRegistered('dns')) && 'dhcp or dns not registered' },
+  async (t) => {
+    // Pi II's updates were sent while OSPF was still converging: DDNS retries with back-off.
+    for (const c of clients) {
+      const from = c.ns === 'nstopo-c1' ? 'nstopo-c4' : 'nstopo-c1';
+      const deadline = Date.now() + 40_000;
+      let got = '';
+      while (Date.now() < deadline) {
+        got = inNs(
+          from,
+          'dig',
+          ['+short', '+time=1', '+tries=1', '@192.168.0.2', `${c.ns}.TIC2023.com`, 'A'],
+          {
+            allowFail: true,
+          },
+        ).trim();
+        if (got !== '') break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      t.equal(got, clientIp.get(c.ns), `${from}: ${c.ns}.TIC2023.com → ${got || '(nothing)'}`);
+      const rev = clientIp.get(c.ns)!.split('.').reverse().join('.') + '.in-addr.arpa';
+      const ptr = inNs(from, 'dig', ['+short', '+time=1', '@192.168.0.2', rev, 'PTR'], {
+        allowFail: true,
+      }).trim();
+      t.equal(ptr.toLowerCase(), `${c.ns}.tic2023.com.`, `PTR of ${clientIp.get(c.ns)}`);
+    }
   },
 );
 
