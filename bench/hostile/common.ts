@@ -166,3 +166,28 @@ export async function probeWhile(
 }
 
 export const mb = (n: number | null): string => (n === null ? '-' : n.toFixed(0));
+
+/**
+ * Send `count` datagrams `make(i)` to 127.0.0.1:`port` at `rate` per second (in 5 ms
+ * batches, so the rate holds without a timer per packet); resolves once all are sent.
+ */
+export function sendAtRate(
+  sock: { send(b: Uint8Array, port: number, address: string): void },
+  port: number,
+  count: number,
+  rate: number,
+  make: (i: number) => Uint8Array,
+): Promise<void> {
+  const t0 = Date.now();
+  let sent = 0;
+  return new Promise<void>((done) => {
+    const timer = setInterval(() => {
+      const due = Math.min(count, Math.floor(((Date.now() - t0) * rate) / 1000));
+      while (sent < due) sock.send(make(sent++), port, '127.0.0.1');
+      if (sent >= count) {
+        clearInterval(timer);
+        done();
+      }
+    }, 5);
+  });
+}

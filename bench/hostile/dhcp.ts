@@ -18,7 +18,7 @@ import { clientMessage } from '../../services/dhcp/client-messages.js';
 import { ipFromText } from '../../services/dhcp/ipv4.js';
 import { MSG } from '../../services/dhcp/options.js';
 import { freePorts } from '../../src/testing/daemon.js';
-import { sample, sleep, startService, type AttackRow } from './common.js';
+import { sample, sendAtRate, sleep, startService, type AttackRow } from './common.js';
 
 const FLOOD = 320_000;
 const RATE = 8000;
@@ -29,18 +29,7 @@ async function blast(
   count: number,
   make: (i: number) => Uint8Array,
 ): Promise<void> {
-  const t0 = Date.now();
-  let sent = 0;
-  await new Promise<void>((done) => {
-    const timer = setInterval(() => {
-      const due = Math.min(count, Math.floor(((Date.now() - t0) * RATE) / 1000));
-      while (sent < due) sock.send(make(sent++), port, '127.0.0.1');
-      if (sent >= count) {
-        clearInterval(timer);
-        done();
-      }
-    }, 5);
-  });
+  await sendAtRate(sock, port, count, RATE, make);
   await sleep(1000);
 }
 

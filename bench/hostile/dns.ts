@@ -12,7 +12,16 @@ import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { freePorts } from '../../src/testing/daemon.js';
-import { has, probeWhile, run, sample, sleep, startService, type AttackRow } from './common.js';
+import {
+  has,
+  probeWhile,
+  run,
+  sample,
+  sendAtRate,
+  sleep,
+  startService,
+  type AttackRow,
+} from './common.js';
 
 const TRICKLE_SECONDS = 15;
 const CPU_QUERIES = 40_000;
@@ -85,18 +94,7 @@ async function cpuPerPacket(
   sock.on('message', () => undefined);
   await sleep(300);
   const c0 = cpu();
-  const t0 = Date.now();
-  let sent = 0;
-  await new Promise<void>((done) => {
-    const timer = setInterval(() => {
-      const due = Math.min(CPU_QUERIES, Math.floor(((Date.now() - t0) * CPU_RATE) / 1000));
-      while (sent < due) sock.send(make(sent++), port, '127.0.0.1');
-      if (sent >= CPU_QUERIES) {
-        clearInterval(timer);
-        done();
-      }
-    }, 5);
-  });
+  await sendAtRate(sock, port, CPU_QUERIES, CPU_RATE, make);
   await sleep(500);
   sock.close();
   return ((cpu() - c0) * TICK_US) / CPU_QUERIES;

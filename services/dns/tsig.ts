@@ -252,15 +252,14 @@ export interface SignOptions {
   readonly other?: Uint8Array;
 }
 
-/** Append a TSIG to `msg` (which must not have one). Returns the signed message and its MAC. */
-export function sign(
-  msg: Uint8Array,
-  key: TsigKey,
-  o: SignOptions,
-): { message: Uint8Array; mac: Uint8Array } {
+function digestOf(key: TsigKey): string {
   const alg = ALGORITHMS.get(key.algorithm.toLowerCase() + '.');
   if (!alg) throw new Error(`unknown TSIG algorithm ${key.algorithm}`);
-  const vars: Variables = {
+  return alg.digest;
+}
+
+function variables(key: TsigKey, o: SignOptions): Variables {
+  return {
     keyName: nameFromText(key.name.endsWith('.') ? key.name : key.name + '.'),
     algorithm: nameFromText(key.algorithm + '.'),
     timeSigned: Math.floor(o.now),
@@ -268,7 +267,16 @@ export function sign(
     error: o.error ?? 0,
     other: o.other ?? new Uint8Array(0),
   };
-  const m = mac(key, alg.digest, { priorMac: o.requestMac, message: msg, vars });
+}
+
+/** Append a TSIG to `msg` (which must not have one). Returns the signed message and its MAC. */
+export function sign(
+  msg: Uint8Array,
+  key: TsigKey,
+  o: SignOptions,
+): { message: Uint8Array; mac: Uint8Array } {
+  const vars = variables(key, o);
+  const m = mac(key, digestOf(key), { priorMac: o.requestMac, message: msg, vars });
   return { message: appendTsig(msg, vars, m), mac: m };
 }
 
@@ -282,18 +290,34 @@ export function signContinuation(
   priorMac: Uint8Array,
   now: number,
 ): { message: Uint8Array; mac: Uint8Array } {
-  const alg = ALGORITHMS.get(key.algorithm.toLowerCase() + '.');
-  if (!alg) throw new Error(`unknown TSIG algorithm ${key.algorithm}`);
-  const vars: Variables = {
-    keyName: nameFromText(key.name.endsWith('.') ? key.name : key.name + '.'),
-    algorithm: nameFromText(key.algorithm + '.'),
-    timeSigned: Math.floor(now),
-    fudge: 300,
-    error: 0,
-    other: new Uint8Array(0),
-  };
-  const m = mac(key, alg.digest, { priorMac, message: msg, vars, timersOnly: true });
+  const vars = variables(key, { now });
+  const m = mac(key, digestOf(key), { priorMac, message: msg, vars, timersOnly: true });
   return { message: appendTsig(msg, vars, m), mac: m };
+}
+
+/**
+ * §5.2: the answer to a request whose key is unknown (BADKEY) or whose MAC is wrong
+ * (BADSIG) carries a TSIG with the request's key and algorithm names, the error, and no
+ * MAC, so the client learns why without our signing with a key we cannot trust.
+ */
+export function errorTsig(
+  msg: Uint8Array,
+  request: TsigRecord,
+  error: number,
+  now: number,
+): Uint8Array {
+  return appendTsig(
+    msg,
+    {
+      keyName: request.keyName,
+      algorithm: request.algorithm,
+      timeSigned: Math.floor(now),
+      fudge: request.fudge,
+      error,
+      other: new Uint8Array(0),
+    },
+    new Uint8Array(0),
+  );
 }
 
 export type VerifyResult =

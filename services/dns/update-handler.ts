@@ -9,7 +9,7 @@
  * zone we are not primary for (§3.1.1); REFUSED when no key or rule grants the change.
  */
 import { FLAG, HEADER_SIZE, MessageWriter, OPCODE, RCODE, type Message } from './message.js';
-import { findTsig, sign, verify, TSIG_ERROR, type TsigKey } from './tsig.js';
+import { errorTsig, findTsig, sign, verify, TSIG_ERROR, type TsigKey } from './tsig.js';
 import { decideUpdate, type UpdateDecision, type ZoneView } from './update.js';
 import type { UpdatePolicy } from './update-policy.js';
 import { updateRequestOf } from './update-message.js';
@@ -102,7 +102,7 @@ export function handleUpdate(bytes: Uint8Array, m: Message, ctx: UpdateContext):
         RCODE.NOTAUTH,
         v.error === TSIG_ERROR.BADKEY ? 'TSIG BADKEY' : 'TSIG BADSIG',
         undefined,
-        withErrorTsig(unsigned, t, v.error, ctx.now),
+        errorTsig(unsigned, t, v.error, ctx.now),
       );
     }
     key = v.key;
@@ -140,34 +140,4 @@ export function handleUpdate(bytes: Uint8Array, m: Message, ctx: UpdateContext):
       ? { origin: zoneEntry.view.origin, decision: d }
       : undefined,
   );
-}
-
-/** A TSIG carrying only an error (§5.2: MAC size 0), so the client learns why. */
-function withErrorTsig(
-  msg: Uint8Array,
-  t: { keyName: Uint8Array; algorithm: Uint8Array; fudge: number },
-  error: number,
-  nowSeconds: number,
-): Uint8Array {
-  const now = Math.floor(nowSeconds);
-  const parts: Uint8Array[] = [t.keyName, Uint8Array.of(0, 250, 0, 255, 0, 0, 0, 0)];
-  const rdata = [
-    t.algorithm,
-    Uint8Array.of(0, 0, (now >>> 24) & 0xff, (now >>> 16) & 0xff, (now >>> 8) & 0xff, now & 0xff),
-    Uint8Array.of(t.fudge >>> 8, t.fudge & 0xff, 0, 0),
-    Uint8Array.of(msg[0]!, msg[1]!, error >>> 8, error & 0xff, 0, 0),
-  ];
-  const rdlen = rdata.reduce((n, p) => n + p.length, 0);
-  parts.push(Uint8Array.of(rdlen >>> 8, rdlen & 0xff), ...rdata);
-  const out = new Uint8Array(msg.length + parts.reduce((n, p) => n + p.length, 0));
-  out.set(msg, 0);
-  let o = msg.length;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  const ar = ((out[10]! << 8) | out[11]!) + 1;
-  out[10] = ar >>> 8;
-  out[11] = ar & 0xff;
-  return out;
 }

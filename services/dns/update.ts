@@ -9,21 +9,10 @@
  */
 import { isSubdomain, nameEquals, nameKey } from './name.js';
 import { CLASS, DECOMPRESS_ON_READ, TYPE, type RR } from './rr.js';
+import { RCODE } from './message.js';
 
-/** RFC 2136 §2.2 / RFC 6895 rcodes used here. */
-export const UPDATE_RCODE = {
-  NOERROR: 0,
-  FORMERR: 1,
-  SERVFAIL: 2,
-  NXDOMAIN: 3,
-  NOTIMP: 4,
-  REFUSED: 5,
-  YXDOMAIN: 6,
-  YXRRSET: 7,
-  NXRRSET: 8,
-  NOTAUTH: 9,
-  NOTZONE: 10,
-} as const;
+/** The rcodes of RFC 2136 §2.2 (message.ts holds them with the others). */
+export const UPDATE_RCODE = RCODE;
 
 /** What the decision needs of the zone as it stands. */
 export interface ZoneView {
