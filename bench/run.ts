@@ -13,6 +13,7 @@ import { cpus, hostname, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './dns-servers.js';
 import { dnsScenario } from './dns.js';
+import { dnsUpdateScenario } from './dns-update.js';
 import { dhcpScenario } from './dhcp.js';
 import { ftpScenario } from './ftp.js';
 import { httpScenario, httpImageScenario, httpH2Scenario } from './http.js';
@@ -22,6 +23,7 @@ import type { Scenario, ServerResult } from './scenario.js';
 /** Every scenario, in run order. Add dhcp/http/ftp/sip here as bench/<name>.ts files. */
 const scenarios: readonly Scenario[] = [
   dnsScenario,
+  dnsUpdateScenario,
   dhcpScenario,
   ftpScenario,
   httpScenario,
