@@ -151,7 +151,12 @@ export function containerScript(
   const secretDir = join(base, 'secrets');
   mkdirSync(secretDir, { recursive: true, mode: 0o700 });
   for (const s of spec.secrets) {
-    secrets[s] = opts.secrets?.[s] ?? 'nstopo-' + randomBytes(9).toString('hex');
+    // A *_key secret is a TSIG key file (containers/make-secrets.sh writes ddns_key so).
+    secrets[s] =
+      opts.secrets?.[s] ??
+      (s.endsWith('_key')
+        ? `key "ddns-key" {\n\talgorithm hmac-sha256;\n\tsecret "${randomBytes(32).toString('base64')}";\n};\n`
+        : 'nstopo-' + randomBytes(9).toString('hex'));
     writeFileSync(join(secretDir, s), secrets[s]!, { mode: 0o444 });
   }
   lines.push('mount -t tmpfs -o mode=755 nstopo-run /run', 'mkdir -p /run/secrets');
