@@ -19,6 +19,9 @@ import { handleUpdate } from './update-handler.js';
 import { UpdatePolicy } from './update-policy.js';
 import { ZoneRecords } from './zone-changes.js';
 import { Zone } from './zone.js';
+import { TYPE } from './rr.js';
+import { soaSerialOf } from './ixfr.js';
+import type { JournalEntry } from './journal-store.js';
 
 export interface UpdateResult {
   readonly reply: Uint8Array;
@@ -90,18 +93,34 @@ export class DynamicZones {
     return new Zone(zone.origin, [...recs.records()]);
   }
 
-  /** One UPDATE message: verdict, commit, rebuilt zone, reply. */
-  handle(
+  private pending: {
+    origin: Uint8Array;
+    entry: JournalEntry;
+    reply: (r: UpdateResult) => void;
+    verdict: { reply(rcode: number): Uint8Array };
+  }[] = [];
+  private flushScheduled = false;
+
+  /**
+   * One UPDATE message. Refusals are answered at once. A change is applied to the working
+   * records at once (the next UPDATE of the same turn decides on it) and queued: at the end
+   * of the event-loop turn every queued change is committed in one fsynced transaction,
+   * the zone is rebuilt once, and only then are the NOERRORs sent (the group commit of the
+   * DHCP and SIP stores). A failed commit undoes the queued changes and answers SERVFAIL.
+   */
+  submit(
     bytes: Uint8Array,
     zone: (origin: Uint8Array) => Zone | undefined,
     nowMs: number,
-  ): UpdateResult {
+    reply: (r: UpdateResult) => void,
+  ): void {
     let m;
     try {
       m = decodeMessage(bytes);
     } catch (e) {
       if (!(e instanceof FormatError)) throw e;
-      return { reply: bareReply(bytes, RCODE.FORMERR), rcode: RCODE.FORMERR };
+      reply({ reply: bareReply(bytes, RCODE.FORMERR), rcode: RCODE.FORMERR });
+      return;
     }
     const v = handleUpdate(bytes, m, {
       keys: (n) => this.keys.get(n),
@@ -131,41 +150,66 @@ export class DynamicZones {
         },
         'update',
       );
-      return { reply: v.reply(v.rcode), rcode: v.rcode };
+      reply({ reply: v.reply(v.rcode), rcode: v.rcode });
+      return;
     }
     const { origin, decision } = v.change;
-    const recs = this.records.get(nameKey(origin))!;
-    const before = zone(origin)!;
-    try {
-      // On disk (fsynced) before the zone changes and before the reply: nothing answered
-      // NOERROR is ever lost, nothing half-applied is ever served.
-      this.journal.append(
-        origin,
-        {
-          from: before.serial,
-          to: decision.serial!,
-          deletes: decision.deletes,
-          adds: decision.adds,
-        },
-        nowMs / 1000,
-      );
-    } catch (err) {
-      this.log.error({ err, zone: zoneText }, 'update not committed: journal write failed');
-      return { reply: v.reply(RCODE.SERVFAIL), rcode: RCODE.SERVFAIL };
-    }
-    recs.apply(decision);
-    const replaced = new Zone(origin, [...recs.records()]);
+    const oldSoa = decision.deletes.find((r) => r.type === TYPE.SOA)!;
+    const entry: JournalEntry = {
+      from: soaSerialOf(oldSoa),
+      to: decision.serial!,
+      deletes: decision.deletes,
+      adds: decision.adds,
+    };
+    this.records.get(nameKey(origin))!.apply(entry);
+    this.pending.push({ origin, entry, reply, verdict: v });
     this.log.info(
       {
         zone: zoneText,
         key: v.keyName,
-        serial: replaced.serial,
-        deleted: decision.deletes.length - 1,
-        added: decision.adds.length - 1,
+        serial: entry.to,
+        deleted: entry.deletes.length - 1,
+        added: entry.adds.length - 1,
       },
-      'update committed',
+      'update',
     );
-    return { reply: v.reply(RCODE.NOERROR), rcode: RCODE.NOERROR, replaced };
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush(nowMs));
+    }
+  }
+
+  private flush(nowMs: number): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      // On disk (fsynced) before the zone changes and before any reply: nothing answered
+      // NOERROR is ever lost, nothing half-applied is ever served.
+      this.journal.appendAll(
+        batch.map((b) => ({ origin: b.origin, entry: b.entry })),
+        nowMs / 1000,
+      );
+    } catch (err) {
+      this.log.error({ err, updates: batch.length }, 'updates not committed: journal write failed');
+      for (const b of [...batch].reverse())
+        this.records
+          .get(nameKey(b.origin))!
+          .apply({ deletes: b.entry.adds, adds: b.entry.deletes });
+      for (const b of batch)
+        b.reply({ reply: b.verdict.reply(RCODE.SERVFAIL), rcode: RCODE.SERVFAIL });
+      return;
+    }
+    const rebuilt = new Map<string, Zone>();
+    for (const b of batch) {
+      const k = nameKey(b.origin);
+      let z = rebuilt.get(k);
+      if (!z) {
+        z = new Zone(b.origin, [...this.records.get(k)!.records()]);
+        rebuilt.set(k, z);
+      }
+      b.reply({ reply: b.verdict.reply(RCODE.NOERROR), rcode: RCODE.NOERROR, replaced: z });
+    }
   }
 
   /** The records updates added on top of the zone file (admin `GET /state/dns`). */

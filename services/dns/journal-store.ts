@@ -71,6 +71,13 @@ export class JournalStore {
     });
   }
 
+  /** Several transactions (of one or more zones) in one commit: one fsync for the batch. */
+  appendAll(items: readonly { origin: Uint8Array; entry: JournalEntry }[], now: number): void {
+    this.store.transaction(() => {
+      for (const i of items) this.append(i.origin, i.entry, now);
+    });
+  }
+
   /** Every transaction of the zone, oldest first. */
   entries(origin: Uint8Array): JournalEntry[] {
     const rows = this.store

@@ -371,28 +371,32 @@ export class DnsServer {
   }
 
   private onUpdate(msg: Uint8Array, send: (reply: Uint8Array) => void, t0: number): void {
-    let r;
     try {
-      r = this.dynamic!.handle(msg, (origin) => this.zones.get(origin), Date.now());
+      this.dynamic!.submit(
+        msg,
+        (origin) => this.zones.get(origin),
+        Date.now(),
+        (r) => {
+          if (r.replaced && this.zones.get(r.replaced.origin) !== r.replaced) {
+            const z = r.replaced;
+            this.zones = new ZoneSet(
+              [...this.zones.zones()].map((x) => (x.originKey === z.originKey ? z : x)),
+            );
+            this.cache.clear();
+            this.metrics.zoneSerial.set({ zone: nameToText(z.origin) }, z.serial);
+            this.metrics.zoneRecords.set({ zone: nameToText(z.origin) }, z.recordCount);
+            this.sendNotify(z);
+          }
+          send(r.reply);
+          this.metrics.queries.cell(['UPDATE', rcodeToText(r.rcode), 'udp']).n++;
+          this.metrics.latency.observe((performance.now() - t0) / 1000);
+        },
+      );
     } catch (e) {
       this.log.error({ err: e }, 'update bug: answered SERVFAIL');
       this.metrics.errors.inc(['update']);
       send(bareReply(msg, RCODE.SERVFAIL));
-      return;
     }
-    if (r.replaced) {
-      const z = r.replaced;
-      this.sendNotify(z);
-      this.zones = new ZoneSet(
-        [...this.zones.zones()].map((x) => (x.originKey === z.originKey ? z : x)),
-      );
-      this.cache.clear();
-      this.metrics.zoneSerial.set({ zone: nameToText(z.origin) }, z.serial);
-      this.metrics.zoneRecords.set({ zone: nameToText(z.origin) }, z.recordCount);
-    }
-    send(r.reply);
-    this.metrics.queries.cell(['UPDATE', rcodeToText(r.rcode), 'udp']).n++;
-    this.metrics.latency.observe((performance.now() - t0) / 1000);
   }
 
   /** Dynamic changes per zone (admin `GET /state/dns`). */
