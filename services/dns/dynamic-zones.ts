@@ -212,6 +212,11 @@ export class DynamicZones {
     }
   }
 
+  /** The journal of a dynamic zone (empty for others), for IXFR out. */
+  entries(origin: Uint8Array): JournalEntry[] {
+    return this.policies.has(nameKey(origin)) ? this.journal.entries(origin) : [];
+  }
+
   /** The records updates added on top of the zone file (admin `GET /state/dns`). */
   dynamicRecords(
     origin: Uint8Array,

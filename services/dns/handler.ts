@@ -10,9 +10,12 @@
  *
  * Malformed queries get a bare FORMERR header; responses and runts are dropped.
  * Forwarding and zone transfer produce outcomes that the adapter carries out.
- * Left out: DNSSEC (no RRSIG/NSEC), DNS cookies (RFC 7873), TSIG, IXFR journals
- * (IXFR is answered with a full AXFR-style transfer, RFC 1995 §4), NOTIFY, UPDATE.
+ * Left out: DNSSEC (no RRSIG/NSEC), DNS cookies (RFC 7873), TSIG on queries and
+ * transfers. UPDATE and NOTIFY are the server's (dynamic-zones.ts, server.ts); IXFR comes
+ * from the journal when `policy.journal` reaches the client's serial, else AXFR form.
  */
+import { ixfrAnswer, soaSerialOf } from './ixfr.js';
+import type { JournalEntry } from './journal-store.js';
 import { nameKey, nameEquals, nameFromText, prependLabel, isSubdomain } from './name.js';
 import { TYPE, CLASS, type RR } from './rr.js';
 import {
@@ -47,6 +50,8 @@ export interface DnsPolicy {
   readonly transferAllow: CidrList;
   /** Clients whose out-of-zone queries are forwarded; undefined: no forwarding. */
   readonly forwardNetworks: CidrList | undefined;
+  /** A dynamic zone's UPDATE journal, oldest first, for IXFR (RFC 1995); else AXFR form. */
+  readonly journal?: (origin: Uint8Array) => readonly JournalEntry[];
 }
 
 export interface QueryContext {
@@ -367,12 +372,20 @@ function resolve(
   return built;
 }
 
-function transfer(q: Message, question: Question, zone: Zone): Uint8Array[] {
+function transfer(q: Message, question: Question, zone: Zone, policy: DnsPolicy): Uint8Array[] {
+  // RFC 1995 §4: an IXFR whose client serial the journal reaches gets the deltas; any
+  // other (or no journal) the whole zone in AXFR form.
+  const clientSoa = q.authorities.find((r) => r.type === TYPE.SOA);
+  const incremental =
+    question.qtype === TYPE.IXFR && clientSoa && policy.journal
+      ? ixfrAnswer(zone.soa, policy.journal(zone.origin), soaSerialOf(clientSoa))
+      : 'axfr';
+  const records = incremental === 'axfr' ? [...zone.records(), zone.soa] : incremental;
   const out: Uint8Array[] = [];
   const flags = responseFlags(q.flags, { aa: true, rcode: RCODE.NOERROR });
   let w = new MessageWriter(TRANSFER_MESSAGE_SIZE);
   w.addQuestion(question);
-  for (const rr of [...zone.records(), zone.soa]) {
+  for (const rr of records) {
     if (!w.tryAddRR(1, rr)) {
       out.push(w.finish(q.id, flags));
       // RFC 5936 §2.2: later messages may carry the question or not; we leave it out.
@@ -545,7 +558,7 @@ export function handleQuery(
       };
       return reply(RCODE.NOERROR, built, false);
     }
-    const messages = transfer(q, question, zone);
+    const messages = transfer(q, question, zone, policy);
     return {
       kind: 'transfer',
       messages,

@@ -73,3 +73,51 @@ t.test('random record sequences never throw', async (t) => {
     }),
   );
 });
+
+t.test('the handler answers IXFR from the journal, AXFR form when it cannot', async (t) => {
+  const { handleQuery } = await import('./handler.js');
+  const { zoneFromText, zoneSet, defaultPolicy, view } = await import('./testing.js');
+  const { MessageWriter } = await import('./message.js');
+  const { CidrList } = await import('../../src/net/cidr.js');
+  // The zone as served: the file (serial 1) with the journal's two changes applied.
+  const zone = zoneFromText(
+    'example.test.',
+    '$TTL 60\n@ SOA ns1 hostmaster 3 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.53\npc1 A 192.0.2.2\n',
+  );
+  const policy = {
+    ...defaultPolicy,
+    transferAllow: new CidrList(['127.0.0.0/8']),
+    journal: () => journal,
+  };
+  const ask = (clientSerial: number) => {
+    const w = new MessageWriter(512);
+    w.addQuestion({ qname: O, qtype: 251, qclass: 1 });
+    w.addRR(2, soa(clientSerial));
+    const out = handleQuery(w.finish(7, 0), zoneSet(zone), policy, {
+      transport: 'tcp',
+      client: '127.0.0.1',
+    });
+    return out.kind === 'transfer' ? out.messages.flatMap((m) => view(m).answer) : [];
+  };
+  const inc = ask(1);
+  t.equal(inc.length, 9, 'SOA3, SOA1, SOA2, +A, SOA2, -A, SOA3, +A, SOA3');
+  t.match(inc[1], /SOA .* 1 3600/);
+  t.equal(ask(3).length, 1, 'up to date: the SOA alone');
+  t.equal(ask(0).length, zone.recordCount + 1, 'before the journal: the whole zone');
+  const noJournal = handleQuery(
+    (() => {
+      const w = new MessageWriter(512);
+      w.addQuestion({ qname: O, qtype: 251, qclass: 1 });
+      w.addRR(2, soa(1));
+      return w.finish(8, 0);
+    })(),
+    zoneSet(zone),
+    { ...policy, journal: undefined },
+    { transport: 'tcp', client: '127.0.0.1' },
+  );
+  t.equal(
+    noJournal.kind === 'transfer' && noJournal.records,
+    zone.recordCount + 1,
+    'static zone: AXFR form',
+  );
+});

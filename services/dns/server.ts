@@ -114,6 +114,7 @@ export class DnsServer {
       transferAllow: new CidrList(cfg.transfer.allow),
       forwardNetworks:
         cfg.forward.networks.length > 0 ? new CidrList(cfg.forward.networks) : undefined,
+      ...(this.dynamic ? { journal: (o: Uint8Array) => this.dynamic!.entries(o) } : {}),
     };
     if (cfg.forward.networks.length > 0) {
       this.forwarder = new Forwarder(cfg.forward, log);

@@ -142,7 +142,7 @@ zone "TIC2023.com" { type secondary; primaries { 127.0.0.1 port ${port}; }; file
             encoding: 'utf8',
           },
         ).trim();
-      await startDaemon({
+      const named = await startDaemon({
         name: 'named-secondary',
         command: which('named')!,
         args: ['-g', '-c', join(bdir, 'named.conf')],
@@ -163,6 +163,19 @@ zone "TIC2023.com" { type secondary; primaries { 127.0.0.1 port ${port}; }; file
       t.equal(seen, '192.168.1.100', 'the secondary answers the new record');
       t.ok(ms < 5000, `followed within ${ms.toFixed(0)} ms (refresh is 1 h: it was the NOTIFY)`);
       t.comment(`update on the primary to the answer from BIND's secondary: ${ms.toFixed(0)} ms`);
+      // The secondary already holds serial N-1: it asks by IXFR, and the journal answers
+      // with the delta (RFC 1995 §4): old SOA, new SOA, the A record, around the current
+      // SOA: far fewer records than the first, full transfer.
+      const counts = (): number[] =>
+        [...named.output().matchAll(/Transfer completed: \d+ messages, (\d+) records/g)].map((x) =>
+          Number(x[1]),
+        );
+      for (let i = 0; i < 100 && counts().length < 2; i++)
+        await new Promise((ok) => setTimeout(ok, 50));
+      const [first, ...later] = counts();
+      t.comment(`records per transfer: ${counts().join(', ')}`);
+      t.ok(later.length > 0 && later.at(-1)! < first!, 'the follow-up transfer was incremental');
+      t.equal(later.at(-1), 5, 'SOA, old SOA, new SOA, one A, SOA');
       const m = await fetch(`http://127.0.0.1:${adminPort}/metrics`).then((x) => x.text());
       t.match(m, /dns_notify_total\{event="answered"\} [1-9]/, 'BIND answered our NOTIFY');
     },
