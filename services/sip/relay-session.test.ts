@@ -97,7 +97,7 @@ t.test('stranger injection is dropped and counted by reason', async (t) => {
     'drop no_destination',
     'signalled source latches, but b is unknown',
   );
-  t.equal(dest(send(early, 'b', '10.0.0.2', 5000, 30)), 'drop stranger', 'b has no SDP yet');
+  t.equal(dest(send(early, 'b', '10.0.0.2', 5000, 30)), 'drop early', 'b has no SDP yet: early');
 
   t.equal(
     dest(send(s, 'a', '6.6.6.6', 1234, 1100, rtp(8))),

@@ -27,7 +27,8 @@
  *      leg's RTP, and until RTCP has latched, RTCP for a NAT-latched leg goes to its RTP
  *      address, port + 1 (RFC 3550 §11), not to the private address its SDP gave;
  *   5. every other source is dropped and counted by reason: `stranger` (nothing latched,
- *      not allowed to latch), `wrong_source` (a latch exists: hijack attempt), `malformed`,
+ *      not allowed to latch), `early` (the leg's SDP is not known yet), `wrong_source` (a
+ *      latch exists: hijack attempt), `malformed`,
  *      `payload_type`; STUN keepalives (RFC 7983 demux) are dropped first, as `stun`.
  * A new SDP from a leg (re-INVITE) whose address differs clears that leg's latches and
  * opens a new window.
@@ -67,6 +68,7 @@ export const DROP_REASONS = [
   'stun',
   'payload_type',
   'stranger',
+  'early',
   'wrong_source',
   'no_destination',
   'hold',
@@ -190,6 +192,7 @@ const DROP: { [R in DropReason]: { kind: 'drop'; reason: R } } = {
   stun: { kind: 'drop', reason: 'stun' },
   payload_type: { kind: 'drop', reason: 'payload_type' },
   stranger: { kind: 'drop', reason: 'stranger' },
+  early: { kind: 'drop', reason: 'early' },
   wrong_source: { kind: 'drop', reason: 'wrong_source' },
   no_destination: { kind: 'drop', reason: 'no_destination' },
   hold: { kind: 'drop', reason: 'hold' },
@@ -390,7 +393,10 @@ export class RelaySession {
 
     // Latching.
     if (ep.latched === undefined || !same(ep.latched, fromAddress, fromPort)) {
-      if (l.remote === undefined) return this.drop('stranger');
+      // The leg's SDP is not known yet (a callee that sends media as soon as it has sent
+      // its 200, which races the 200 here): nothing may latch before the answer (RTP-bleed
+      // rule), and it is not an attack either: counted apart as `early`.
+      if (l.remote === undefined) return this.drop('early');
       if (!rtcp && !this.allowedPayloadType(leg, pt)) {
         return this.drop(ep.latched ? 'wrong_source' : 'payload_type');
       }

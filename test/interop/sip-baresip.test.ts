@@ -185,5 +185,9 @@ t.test('baresip calls baresip through the B2BUA: media and RTCP both ways', asyn
     t.ok(sent.packets >= 150, `leg ${leg}: ${sent.packets} packets relayed to it`);
   }
   // baresip's lone RTCP APP "PINGPONG" (RFC 5506 non-compound) is relayed, not "malformed".
-  t.same(r.dropped, {}, 'nothing dropped');
+  // A callee's first packets may beat its 200 OK to us (`early`: its SDP is not known
+  // yet); under load that happened once. Nothing else may be dropped.
+  const { early = 0, ...dropped } = r.dropped as Record<string, number>;
+  t.same(dropped, {}, 'nothing dropped but early media');
+  t.ok(early <= 5, `${early} early packets`);
 });
