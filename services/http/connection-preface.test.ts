@@ -33,6 +33,7 @@ t.test('HTTP/1.1 is decided at the first differing byte', async (t) => {
 
 t.test('random bytes never throw and are h2 only with the preface', async (t) => {
   let seed = 7;
+  let h2 = 0;
   for (let i = 0; i < 2000; i++) {
     const len = i % 40;
     const b = Buffer.alloc(len);
@@ -40,8 +41,7 @@ t.test('random bytes never throw and are h2 only with the preface', async (t) =>
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
       b[k] = seed >> 16;
     }
-    const d = classifyPreface(b);
-    if (d === 'h2') t.fail('random bytes taken for the preface');
+    if (classifyPreface(b) === 'h2') h2++;
   }
-  t.pass('2000 random inputs');
+  t.equal(h2, 0, '2000 random inputs, none taken for the preface');
 });

@@ -598,7 +598,7 @@ t.test('limits: keep-alive requests and timeout, per-source cap, slots', async (
     const h1 = await raw(port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
     t.match(h1.bytes.toString(), /^HTTP\/1\.1 200 /, 'the newcomer is served');
     await idleClosed;
-    t.pass('the idle h2 connection was evicted');
+    t.ok(idle.closed || idle.destroyed, 'the idle h2 connection was evicted');
     t.notOk(busy.destroyed, 'the busy h2 connection is kept');
     t.match(
       await registry.metrics(),

@@ -13,11 +13,12 @@ t.test('burst, then refilled at the rate', async (t) => {
 t.test('a client cancelling now and then never runs out', async (t) => {
   const r = new StreamResetRate(256, 128);
   let now = 0;
+  let refused = 0;
   for (let i = 0; i < 10_000; i++) {
     now += 10; // 100 resets a second, below the rate
-    if (!r.reset(now)) return t.fail(`refused at reset ${i}`);
+    if (!r.reset(now)) refused++;
   }
-  t.pass('10 000 resets at 100/s');
+  t.equal(refused, 0, '10 000 resets at 100/s, none refused');
 });
 
 t.test('the rapid-reset pattern is cut after the burst', async (t) => {
