@@ -13,6 +13,7 @@ import {
 } from '../dns/update.js';
 import { rrFromText } from '../dns/zone-file.js';
 import { dhcidRdata } from './dhcid.js';
+import { ZoneRecords } from '../dns/zone-changes.js';
 import {
   claimForward,
   hostLabel,
@@ -34,14 +35,7 @@ class MemoryZone {
     this.records = [rrFromText(soa, origin, 300), rrFromText('@ NS ns1', origin, 300)];
   }
   view(): ZoneView {
-    const recs = this.records;
-    return {
-      origin: this.origin,
-      rrset: (n, type) => recs.filter((r) => r.type === type && nameKey(r.owner) === nameKey(n)),
-      types: (n) => [
-        ...new Set(recs.filter((r) => nameKey(r.owner) === nameKey(n)).map((r) => r.type)),
-      ],
-    };
+    return new ZoneRecords(this.origin, this.records).view();
   }
   send(req: UpdateRequest): number {
     const d = decideUpdate(req, this.view());

@@ -182,9 +182,11 @@ t.test(
   },
 );
 
-t.test('a flood of DISCOVERs from forged MACs is logged as a count, not a line each', async (t) => {
-  // Issue 18: the 'no free leases' and per-packet lines carry the MAC, so a limit keyed
-  // on the text never bit (320,000 packets wrote 143 MB). The key is the event kind.
+/**
+ * A data dir, a relay socket and the config of one loopback subnet whose pool is
+ * 127.16.0.1-`last`, removed at the end of `t`.
+ */
+async function loopbackBed(t: { teardown(fn: () => unknown): void }, last: string) {
   const dir = mkdtempSync(join(tmpdir(), 'nsdhcp-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const r = await relay();
@@ -195,11 +197,19 @@ t.test('a flood of DISCOVERs from forged MACs is logged as a count, not a line e
       {
         subnet: '127.0.0.0/8',
         serverId: '127.0.0.1',
-        pools: [{ start: '127.16.0.1', end: '127.16.0.1' }],
+        pools: [{ start: '127.16.0.1', end: last }],
         options: { routers: ['127.0.0.1'] },
       },
     ],
   }) as DhcpConfig;
+  const clock = { now: () => Date.now(), monotonic: () => performance.now() };
+  return { dir, r, cfg, clock };
+}
+
+t.test('a flood of DISCOVERs from forged MACs is logged as a count, not a line each', async (t) => {
+  // Issue 18: the 'no free leases' and per-packet lines carry the MAC, so a limit keyed
+  // on the text never bit (320,000 packets wrote 143 MB). The key is the event kind.
+  const { dir, r, cfg, clock } = await loopbackBed(t, '127.16.0.1');
   const registry = new Registry();
   const metrics = createDhcpMetrics(registry);
   const lines: string[] = [];
@@ -208,7 +218,7 @@ t.test('a flood of DISCOVERs from forged MACs is logged as a count, not a line e
     dataDir: dir,
     log,
     metrics,
-    clock: { now: () => Date.now(), monotonic: () => performance.now() },
+    clock,
   });
   await server.start();
   t.teardown(() => server.stop());
@@ -243,27 +253,14 @@ t.test('a flood of DISCOVERs from forged MACs is logged as a count, not a line e
 t.test(
   'DDNS hears each committed lease after its ACK went out: bound, then released',
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'nsdhcp-test-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const r = await relay();
-    t.teardown(() => r.close());
-    const cfg = Value.Default(DhcpConfig, {
-      listen: [{ address: '127.0.0.1', port: 0, relayPort: r.port }],
-      subnets: [
-        {
-          subnet: '127.0.0.0/8',
-          serverId: '127.0.0.1',
-          pools: [{ start: '127.16.0.1', end: '127.16.0.9' }],
-        },
-      ],
-    }) as DhcpConfig;
+    const { dir, r, cfg, clock } = await loopbackBed(t, '127.16.0.9');
     const heard: string[] = [];
     let acked = false;
     const server = new DhcpServer(cfg, {
       dataDir: dir,
       log: pino({ level: 'silent' }),
       metrics: createDhcpMetrics(new Registry()),
-      clock: { now: () => Date.now(), monotonic: () => performance.now() },
+      clock,
       ddns: {
         leaseBound: (l) => heard.push(`bound ${ipToText(l.address)} ${l.hostname} ${acked}`),
         leaseGone: (k) => heard.push(`gone ${k}`),

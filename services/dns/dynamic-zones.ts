@@ -16,11 +16,11 @@ import { JournalStore } from './journal-store.js';
 import { keyFromTriple, type TsigKey } from './tsig.js';
 import { readTsigSecret } from './tsig-secret.js';
 import { handleUpdate } from './update-handler.js';
+import type { ZoneView } from './update.js';
 import { UpdatePolicy } from './update-policy.js';
 import { ZoneRecords } from './zone-changes.js';
 import { Zone } from './zone.js';
-import { TYPE } from './rr.js';
-import { soaSerialOf } from './ixfr.js';
+import { soaSerialOf, TYPE } from './rr.js';
 import type { JournalEntry } from './journal-store.js';
 
 export interface UpdateResult {
@@ -29,6 +29,9 @@ export interface UpdateResult {
   /** The zone to serve from now on, when the update changed it. */
   readonly replaced?: Zone;
 }
+
+/** What a zone without update rules offers the decision: nothing (it is refused first). */
+const NO_RECORDS: ZoneView = { origin: new Uint8Array([0]), rrset: () => [], types: () => [] };
 
 const absolute = (n: string): string => (n.endsWith('.') ? n : n + '.');
 
@@ -77,15 +80,18 @@ export class DynamicZones {
     const k = nameKey(zone.origin);
     if (!this.policies.has(k)) return zone;
     const { entries, stale } = this.journal.replayFrom(zone.origin, zone.serial);
-    const recs = new ZoneRecords(zone.origin, zone.records());
-    for (const e of entries) recs.apply(e);
-    this.records.set(k, recs);
+    // The working records are built from the served zone at the first UPDATE (submit),
+    // so a dynamic zone nobody updates costs no second copy.
+    this.records.delete(k);
     if (stale)
       this.log.warn(
         { zone: nameToText(zone.origin), serial: zone.serial },
         'journal does not continue from the zone file serial (file edited without freezing updates?): not replayed',
       );
     if (entries.length === 0) return zone;
+    const recs = new ZoneRecords(zone.origin, zone.records());
+    for (const e of entries) recs.apply(e);
+    this.records.set(k, recs);
     this.log.info(
       { zone: nameToText(zone.origin), changes: entries.length, serial: entries.at(-1)!.to },
       'journal replayed',
@@ -128,8 +134,7 @@ export class DynamicZones {
         const k = nameKey(origin);
         const policy = this.policies.get(k);
         const z = zone(origin);
-        if (!z || !policy)
-          return z ? { view: new ZoneRecords(origin, []).view(), policy: undefined } : undefined;
+        if (!z || !policy) return z ? { view: NO_RECORDS, policy: undefined } : undefined;
         let recs = this.records.get(k);
         if (!recs) {
           recs = new ZoneRecords(z.origin, z.records());

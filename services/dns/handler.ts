@@ -14,10 +14,10 @@
  * transfers. UPDATE and NOTIFY are the server's (dynamic-zones.ts, server.ts); IXFR comes
  * from the journal when `policy.journal` reaches the client's serial, else AXFR form.
  */
-import { ixfrAnswer, soaSerialOf } from './ixfr.js';
+import { ixfrAnswer } from './ixfr.js';
 import type { JournalEntry } from './journal-store.js';
 import { nameKey, nameEquals, nameFromText, prependLabel, isSubdomain } from './name.js';
-import { TYPE, CLASS, type RR } from './rr.js';
+import { soaSerialOf, TYPE, CLASS, type RR } from './rr.js';
 import {
   decodeMessage,
   bareReply,

@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { nameFromText } from './name.js';
 import { rrFromText } from './zone-file.js';
 import type { JournalEntry } from './journal-store.js';
-import { ixfrAnswer, readIxfrResponse, soaSerialOf } from './ixfr.js';
+import { ixfrAnswer, readIxfrResponse } from './ixfr.js';
+import { soaSerialOf } from './rr.js';
 import { holds } from '../../src/testing/property.js';
 
 const O = nameFromText('example.test.');

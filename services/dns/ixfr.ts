@@ -11,13 +11,8 @@
  * SOA alone means "up to date"; otherwise the deltas between the SOA pairs.
  */
 import type { JournalEntry } from './journal-store.js';
-import { TYPE, type RR } from './rr.js';
+import { soaSerialOf, TYPE, type RR } from './rr.js';
 import { serialGreater } from './update.js';
-
-export function soaSerialOf(soa: RR): number {
-  const r = soa.rdata;
-  return new DataView(r.buffer, r.byteOffset, r.byteLength).getUint32(r.length - 20);
-}
 
 /**
  * The answer records of an IXFR from `clientSerial`; 'axfr' when the journal does not

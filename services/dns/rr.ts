@@ -139,3 +139,9 @@ export const DECOMPRESS_ON_READ: ReadonlyMap<number, readonly (number | 'n' | 'r
   [TYPE.SRV, [6, 'n']],
   [TYPE.DNAME, ['n']],
 ]);
+
+/** An SOA record's SERIAL (RFC 1035 §3.3.13: the first of the five 32-bit fields after the names). */
+export function soaSerialOf(soa: Pick<RR, 'rdata'>): number {
+  const r = soa.rdata;
+  return new DataView(r.buffer, r.byteOffset, r.byteLength).getUint32(r.length - 20);
+}

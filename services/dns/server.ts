@@ -324,7 +324,7 @@ export class DnsServer {
   ): Extract<Outcome, { kind: 'transfer' | 'forward' }> | undefined {
     // RFC 2136 UPDATE (opcode 5, not a response) to a server with dynamic zones.
     if (this.dynamic && msg.length >= 12 && ((msg[2]! >>> 3) & 0x0f) === 5 && !(msg[2]! & 0x80)) {
-      this.onUpdate(msg, send, t0);
+      this.onUpdate(msg, transport, send, t0);
       return undefined;
     }
     // Malformed queries are settled here, before the cache key or the decoder allocate
@@ -371,7 +371,12 @@ export class DnsServer {
     }
   }
 
-  private onUpdate(msg: Uint8Array, send: (reply: Uint8Array) => void, t0: number): void {
+  private onUpdate(
+    msg: Uint8Array,
+    transport: 'udp' | 'tcp',
+    send: (reply: Uint8Array) => void,
+    t0: number,
+  ): void {
     try {
       this.dynamic!.submit(
         msg,
@@ -389,7 +394,7 @@ export class DnsServer {
             this.sendNotify(z);
           }
           send(r.reply);
-          this.metrics.queries.cell(['UPDATE', rcodeToText(r.rcode), 'udp']).n++;
+          this.metrics.queries.cell(['UPDATE', rcodeToText(r.rcode), transport]).n++;
           this.metrics.latency.observe((performance.now() - t0) / 1000);
         },
       );

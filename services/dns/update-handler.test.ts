@@ -9,6 +9,7 @@ import { findTsig, sign, verify, keyFromTriple, TSIG_ERROR } from './tsig.js';
 import { UpdatePolicy } from './update-policy.js';
 import { handleUpdate, type UpdateContext } from './update-handler.js';
 import type { ZoneView } from './update.js';
+import { ZoneRecords } from './zone-changes.js';
 
 const ORIGIN = nameFromText('tic2023.com.');
 const KEY = keyFromTriple(
@@ -19,13 +20,7 @@ const records: RR[] = [
   rrFromText('@ SOA ns1 hostmaster 1 3600 600 86400 300', ORIGIN, 300),
   rrFromText('@ NS ns1', ORIGIN, 300),
 ];
-const view: ZoneView = {
-  origin: ORIGIN,
-  rrset: (n, type) => records.filter((r) => r.type === type && nameKey(r.owner) === nameKey(n)),
-  types: (n) => [
-    ...new Set(records.filter((r) => nameKey(r.owner) === nameKey(n)).map((r) => r.type)),
-  ],
-};
+const view: ZoneView = new ZoneRecords(ORIGIN, records).view();
 const ctx = (policy = true): UpdateContext => ({
   keys: (n) => (n === KEY.name ? KEY : undefined),
   zone: (o) =>

@@ -13,6 +13,7 @@ import {
   type ZoneView,
 } from './update.js';
 import { holds } from '../../src/testing/property.js';
+import { ZoneRecords } from './zone-changes.js';
 
 const ORIGIN = nameFromText('example.test.');
 const rr = (line: string): RR => rrFromText(line, ORIGIN, 3600);
@@ -27,21 +28,7 @@ const ZONE: RR[] = [
   rr('alias CNAME www'),
 ];
 
-function view(records: readonly RR[]): ZoneView {
-  const sets = new Map<string, RR[]>();
-  for (const r of records) {
-    const k = `${nameKey(r.owner)}|${r.type}`;
-    sets.set(k, [...(sets.get(k) ?? []), r]);
-  }
-  return {
-    origin: ORIGIN,
-    rrset: (n, type) => sets.get(`${nameKey(n)}|${type}`) ?? [],
-    types: (n) =>
-      [...sets.entries()]
-        .filter(([k, v]) => k.startsWith(`${nameKey(n)}|`) && v.length > 0)
-        .map(([k]) => Number(k.split('|').pop())),
-  };
-}
+const view = (records: readonly RR[]): ZoneView => new ZoneRecords(ORIGIN, records).view();
 
 /** Apply a decision to a record list (what the journal will do). */
 function apply(records: readonly RR[], d: ReturnType<typeof decideUpdate>): RR[] {

@@ -8,7 +8,7 @@
  * Policy (who may change what) is checked by update-policy.ts before this runs.
  */
 import { isSubdomain, nameEquals, nameKey } from './name.js';
-import { CLASS, DECOMPRESS_ON_READ, TYPE, type RR } from './rr.js';
+import { CLASS, DECOMPRESS_ON_READ, soaSerialOf, TYPE, type RR } from './rr.js';
 import { RCODE } from './message.js';
 
 /** The rcodes of RFC 2136 §2.2 (message.ts holds them with the others). */
@@ -93,11 +93,6 @@ export function serialGreater(s1: number, s2: number): boolean {
 export function nextSerial(serial: number): number {
   const n = (serial + 1) >>> 0;
   return n === 0 ? 1 : n;
-}
-
-function soaSerial(rdata: Uint8Array): number {
-  const dv = new DataView(rdata.buffer, rdata.byteOffset, rdata.byteLength);
-  return dv.getUint32(rdata.length - 20);
 }
 
 function withSerial(soa: RR, serial: number): RR {
@@ -301,7 +296,7 @@ export function decideUpdate(req: UpdateRequest, zone: ZoneView): UpdateDecision
         // Only at the apex, and only a newer serial replaces the SOA.
         if (!apex(u.owner)) continue;
         const cur = work.rrset(zone.origin, TYPE.SOA)[0] ?? soa0;
-        if (!serialGreater(soaSerial(u.rdata), soaSerial(cur.rdata))) continue;
+        if (!serialGreater(soaSerialOf(u), soaSerialOf(cur))) continue;
         work.remove(zone.origin, TYPE.SOA);
         work.add(u);
         soaFromUpdate = u;
@@ -339,7 +334,7 @@ export function decideUpdate(req: UpdateRequest, zone: ZoneView): UpdateDecision
   if (content.length === 0 && !soaFromUpdate)
     return { rcode: UPDATE_RCODE.NOERROR, reason: '', deletes: [], adds: [] };
   // Every change gets a new serial (RFC 2136 §3.6); an update that set one keeps it.
-  const serial = soaFromUpdate ? soaSerial(soaFromUpdate.rdata) : nextSerial(soaSerial(soa0.rdata));
+  const serial = soaFromUpdate ? soaSerialOf(soaFromUpdate) : nextSerial(soaSerialOf(soa0));
   const newSoa = soaFromUpdate ?? withSerial(soa0, serial);
   return {
     rcode: UPDATE_RCODE.NOERROR,
