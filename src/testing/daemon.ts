@@ -416,3 +416,54 @@ export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]
   while (ports.size < n) ports.add(await freePort(host));
   return [...ports];
 }
+
+/** Whether `port` can be bound on `host` for TCP and UDP right now. */
+async function bindable(port: number, host: string): Promise<boolean> {
+  const srv = createServer();
+  const tcpOk = await new Promise<boolean>((resolve) => {
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => resolve(true));
+  });
+  if (tcpOk) await new Promise<void>((r) => srv.close(() => r()));
+  if (!tcpOk) return false;
+  const udp = createSocket('udp4');
+  const udpOk = await new Promise<boolean>((resolve) => {
+    udp.once('error', () => resolve(false));
+    udp.bind(port, host, () => resolve(true));
+  });
+  if (udpOk) await new Promise<void>((r) => udp.close(() => r()));
+  else
+    try {
+      udp.close();
+    } catch {
+      /* never bound */
+    }
+  return udpOk;
+}
+
+/**
+ * `n` first ports of runs of `width` consecutive free ports, the runs apart from each other
+ * and from `avoid`: for clients that bind beside the port they are given (baresip opens
+ * SIP/TLS on its sip_listen port + 1; a neighbour's listener there made it exit).
+ */
+export async function freePortRuns(
+  n: number,
+  width: number,
+  avoid: readonly number[] = [],
+  host = '127.0.0.1',
+): Promise<number[]> {
+  const taken = new Set(avoid);
+  const out: number[] = [];
+  for (let attempt = 0; out.length < n; attempt++) {
+    if (attempt >= 200) throw new Error(`no ${n} runs of ${width} free ports`);
+    const p = await freePort(host);
+    const run = Array.from({ length: width }, (_, i) => p + i);
+    if (run.some((q) => q > 65535 || taken.has(q))) continue;
+    let free = true;
+    for (const q of run.slice(1)) if (!(free = await bindable(q, host))) break;
+    if (!free) continue;
+    for (const q of run) taken.add(q);
+    out.push(p);
+  }
+  return out;
+}

@@ -11,7 +11,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cleanEnv, freePorts, startDaemon, type Daemon } from '../../src/testing/daemon.js';
+import {
+  cleanEnv,
+  freePortRuns,
+  freePorts,
+  startDaemon,
+  type Daemon,
+} from '../../src/testing/daemon.js';
 import { startSipServer } from './sip-call-helpers.js';
 
 interface PhoneOptions {
@@ -106,7 +112,8 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
 t.test('baresip registers with the default single challenge', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'nsbaresip-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
-  const [port, p1, p2] = await freePorts(3);
+  const [port] = await freePorts(1);
+  const [p1, p2] = await freePortRuns(2, 2, [port!]);
   const sip = await startSipServer(port!, work, t);
   for (const [user, local] of [
     ['2001', p1!],
@@ -127,7 +134,8 @@ t.test('baresip registers with the default single challenge', async (t) => {
 t.test('with auth.challenges: all (two WWW-Authenticate), baresip 1.0 fails', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'nsbaresip-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
-  const [port, p1] = await freePorts(2);
+  const [port] = await freePorts(1);
+  const [p1] = await freePortRuns(1, 2, [port!]);
   const sip = await startSipServer(port!, work, t, { NETSVC_SIP__AUTH__CHALLENGES: 'all' });
   const phone = await baresip(work, '2001', port!, p1!, t);
   t.match(phone.output(), /Register: Function not implemented/, 'the failure the default avoids');
@@ -139,7 +147,8 @@ t.test('baresip calls baresip through the B2BUA: media and RTCP both ways', asyn
   const work = mkdtempSync(join(tmpdir(), 'nsbaresip-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   // baresip also opens TCP and TLS (port + 1) listeners: keep the two phones apart.
-  const [port, p1, , p2] = await freePorts(4);
+  const [port] = await freePorts(1);
+  const [p1, p2] = await freePortRuns(2, 2, [port!]);
   const sip = await startSipServer(port!, work, t);
   const tone = join(work, 'tone.wav');
   toneWav(tone, 30);

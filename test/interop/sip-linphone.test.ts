@@ -12,7 +12,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cleanEnv, freePorts, startDaemon, type Daemon } from '../../src/testing/daemon.js';
+import {
+  cleanEnv,
+  freePortRuns,
+  freePorts,
+  startDaemon,
+  type Daemon,
+} from '../../src/testing/daemon.js';
 import { startSipServer } from './sip-call-helpers.js';
 
 function installed(cmd: string): boolean {
@@ -154,7 +160,8 @@ if (missing.length > 0) {
     const work = mkdtempSync(join(tmpdir(), 'nslinphone-'));
     t.teardown(() => rmSync(work, { recursive: true, force: true }));
     // baresip opens UDP/TCP on its port and TLS on the next one: keep them apart.
-    const [sipPort, lp, rtp, , bp] = await freePorts(5);
+    const [sipPort, lp, rtp] = await freePorts(3);
+    const [bp] = await freePortRuns(1, 2, [sipPort!, lp!, rtp!]);
     const sip = await startSipServer(sipPort!, work, t);
     const phone = await linphonec(work, '2003', sipPort!, lp!, rtp!, t);
     t.match(phone.output(), /LinphoneRegistrationOk/, 'linphonec registered');
