@@ -68,7 +68,25 @@ const PolicyRule = Type.Object(
 const ZoneEntry = Type.Object(
   {
     origin: Type.String({ description: 'Zone name, e.g. TIC2023.com' }),
-    file: Type.String({ description: 'RFC 1035 master file, relative to the config dir' }),
+    file: Type.Optional(
+      Type.String({
+        description:
+          'RFC 1035 master file, relative to the config dir (a primary zone); absent for a secondary',
+      }),
+    ),
+    primaries: Type.Optional(
+      Type.Array(Type.String(), {
+        minItems: 1,
+        description:
+          'A secondary zone: the primaries it is transferred from, "address" or "address:port", tried in order (BIND\'s type secondary; primaries { ... })',
+      }),
+    ),
+    key: Type.Optional(
+      Type.String({
+        description:
+          'Secondary zone: TSIG key (from `keys`) that signs the SOA queries and transfers to the primaries',
+      }),
+    ),
     update: Type.Optional(
       Type.Object(
         {
@@ -137,6 +155,11 @@ export const DnsConfig = Type.Object(
           default: [],
           description:
             "Networks (CIDR) allowed AXFR/IXFR over TCP; default none, like BIND's allow-transfer { none; }",
+        }),
+        keys: Type.Array(Type.String(), {
+          default: [],
+          description:
+            "TSIG keys (from `keys`) whose signed AXFR/IXFR requests are allowed from any address; the answer is signed (BIND's allow-transfer { key k; })",
         }),
       },
       { default: {}, additionalProperties: false },
@@ -246,9 +269,38 @@ export function checkDnsConfig(cfg: DnsConfig, configDir: string): string[] {
     } catch (e) {
       out.push(`/zones/${i}/origin: ${(e as Error).message}`);
     }
+    if (z.primaries !== undefined) {
+      if (z.file !== undefined)
+        out.push(
+          `/zones/${i}: a secondary zone (primaries) takes its data from them; remove file (the copy is kept in the data dir)`,
+        );
+      if (z.update !== undefined)
+        out.push(
+          `/zones/${i}/update: a secondary zone takes no UPDATEs (its primary does); remove update`,
+        );
+      z.primaries.forEach((p, j) => {
+        if (parseHostPort(p, 53) === undefined)
+          out.push(`/zones/${i}/primaries/${j}: "${p}" is not "address" or "address:port"`);
+      });
+      return;
+    }
+    if (z.key !== undefined)
+      out.push(`/zones/${i}/key: only a secondary zone (primaries) uses a transfer key`);
+    if (z.file === undefined) {
+      out.push(`/zones/${i}: give file (a primary zone) or primaries (a secondary zone)`);
+      return;
+    }
     const file = resolve(configDir, z.file);
     if (!existsSync(file))
       out.push(`/zones/${i}/file: ${file} does not exist; fix the path (relative to ${configDir})`);
+  });
+  const seen = new Map<string, number>();
+  cfg.zones.forEach((z, i) => {
+    const k = z.origin.toLowerCase().replace(/\.?$/, '.');
+    const first = seen.get(k);
+    if (first !== undefined)
+      out.push(`/zones/${i}/origin: ${z.origin} is already zone ${first}; remove one`);
+    else seen.set(k, i);
   });
   const keyNames = new Set(cfg.keys.map((k) => k.name.toLowerCase().replace(/\.?$/, '.')));
   cfg.keys.forEach((k, i) => {
@@ -266,6 +318,8 @@ export function checkDnsConfig(cfg: DnsConfig, configDir: string): string[] {
     } catch {
       return; // reported above
     }
+    if (z.key !== undefined && !keyNames.has(z.key.toLowerCase().replace(/\.?$/, '.')))
+      out.push(`/zones/${i}/key: "${z.key}" is not in keys; add it there`);
     (z.update?.allow ?? []).forEach((r, j) => {
       if (!keyNames.has(r.key.toLowerCase().replace(/\.?$/, '.')))
         out.push(`/zones/${i}/update/allow/${j}/key: "${r.key}" is not in keys; add it there`);
@@ -284,7 +338,15 @@ export function checkDnsConfig(cfg: DnsConfig, configDir: string): string[] {
     out.push(
       `/workers: ${cfg.workers} with dynamic zones (update.allow): UDP workers do not see UPDATEs yet; set workers: 1`,
     );
+  if (cfg.workers > 1 && cfg.zones.some((z) => z.primaries !== undefined))
+    out.push(
+      `/workers: ${cfg.workers} with secondary zones (primaries): UDP workers do not see transfers yet; set workers: 1`,
+    );
   checkCidrs(cfg.transfer.allow).forEach((m) => out.push(`/transfer/allow: ${m}`));
+  cfg.transfer.keys.forEach((k, j) => {
+    if (!keyNames.has(k.toLowerCase().replace(/\.?$/, '.')))
+      out.push(`/transfer/keys/${j}: "${k}" is not in keys; add it there`);
+  });
   checkCidrs(cfg.forward.networks).forEach((m) => out.push(`/forward/networks: ${m}`));
   if (cfg.forward.networks.length > 0 && cfg.forward.upstreams.length === 0) {
     out.push(

@@ -3,6 +3,7 @@ import t from 'tap';
 import { Value } from '@sinclair/typebox/value';
 import { pino } from 'pino';
 import { DnsConfig } from './config.js';
+import { loadTsigKeys } from './tsig-secret.js';
 import { DynamicZones, type UpdateResult } from './dynamic-zones.js';
 import { decodeMessage, RCODE } from './message.js';
 import { nameFromText } from './name.js';
@@ -34,9 +35,8 @@ t.test(
   async (t) => {
     const dz = new DynamicZones(
       cfg,
-      '/',
+      loadTsigKeys(cfg.keys, '/', { DYN_KEY: SECRET }),
       ':memory:',
-      { DYN_KEY: SECRET },
       pino({ level: 'silent' }),
     );
     let zone = dz.withJournal(

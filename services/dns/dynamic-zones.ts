@@ -13,8 +13,7 @@ import { decodeMessage, FormatError, RCODE, rcodeToText, bareReply } from './mes
 import { nameFromText, nameKey, nameToText } from './name.js';
 import type { DnsConfig } from './config.js';
 import { JournalStore } from './journal-store.js';
-import { keyFromTriple, type TsigKey } from './tsig.js';
-import { readTsigSecret } from './tsig-secret.js';
+import type { TsigKey } from './tsig.js';
 import { handleUpdate } from './update-handler.js';
 import type { ZoneView } from './update.js';
 import { UpdatePolicy } from './update-policy.js';
@@ -37,7 +36,6 @@ const absolute = (n: string): string => (n.endsWith('.') ? n : n + '.');
 
 export class DynamicZones {
   private readonly journal: JournalStore;
-  private readonly keys = new Map<string, TsigKey>();
   private readonly policies = new Map<string, UpdatePolicy>();
   private readonly records = new Map<string, ZoneRecords>();
 
@@ -48,17 +46,11 @@ export class DynamicZones {
 
   constructor(
     cfg: DnsConfig,
-    configDir: string,
+    /** TSIG keys by lower-case name (tsig-secret.ts loadTsigKeys). */
+    private readonly keys: ReadonlyMap<string, TsigKey>,
     journalFile: string,
-    env: NodeJS.ProcessEnv,
     private readonly log: Logger,
   ) {
-    for (const k of cfg.keys) {
-      const s = readTsigSecret(k, configDir, env);
-      if (s.error !== undefined) throw new Error(`dns.yaml /keys ${k.name}: ${s.error}`);
-      const key = keyFromTriple(`${k.algorithm}:${k.name}:${s.secret!}`);
-      this.keys.set(key.name, key);
-    }
     for (const z of cfg.zones) {
       if (!z.update || z.update.allow.length === 0) continue;
       const origin = nameFromText(absolute(z.origin));

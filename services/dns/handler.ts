@@ -48,6 +48,11 @@ export interface DnsPolicy {
   readonly minimalResponses: MinimalResponses;
   /** Who may AXFR/IXFR. Empty: nobody (BIND's `allow-transfer { none; }`). */
   readonly transferAllow: CidrList;
+  /**
+   * TSIG keys (lower-case names, trailing dot) whose signed transfer requests are allowed
+   * from any address (BIND's `allow-transfer { key k; }`).
+   */
+  readonly transferKeys?: ReadonlySet<string>;
   /** Clients whose out-of-zone queries are forwarded; undefined: no forwarding. */
   readonly forwardNetworks: CidrList | undefined;
   /** A dynamic zone's UPDATE journal, oldest first, for IXFR (RFC 1995); else AXFR form. */
@@ -58,6 +63,18 @@ export interface QueryContext {
   readonly transport: 'udp' | 'tcp';
   /** Client IP address as the socket reports it. */
   readonly client: string;
+  /** The TSIG key the request was verified with (tsig-request.ts), if it was signed. */
+  readonly tsigKey?: string;
+  /** Bytes to leave free in a UDP answer for the TSIG the adapter adds. */
+  readonly reserve?: number;
+}
+
+/** RFC 5936 §6, RFC 8945 §1: a transfer is allowed by address or by the key it was signed with. */
+function transferAllowed(policy: DnsPolicy, ctx: QueryContext): boolean {
+  return (
+    policy.transferAllow.has(ctx.client) ||
+    (ctx.tsigKey !== undefined && policy.transferKeys?.has(ctx.tsigKey) === true)
+  );
 }
 
 export type Outcome =
@@ -453,11 +470,11 @@ export function handleQuery(
   const udpSize = policy.udpSize;
   // RFC 6891 §6.2.3/§6.2.5: payload sizes below 512 are treated as 512; we send at most ours.
   const limit =
-    ctx.transport === 'tcp'
+    (ctx.transport === 'tcp'
       ? 65535
       : q.edns
         ? Math.min(Math.max(q.edns.udpSize, CLASSIC_UDP), udpSize)
-        : CLASSIC_UDP;
+        : CLASSIC_UDP) - (ctx.reserve ?? 0);
   const reply = (rcode: number, built?: Built, cacheable = true): Outcome => {
     const r = render(q, question, built, rcode, built?.aa ?? false, false, limit, udpSize);
     return { kind: 'reply', bytes: r.bytes, qtype, rcode, cacheable, truncated: r.truncated };
@@ -517,16 +534,15 @@ export function handleQuery(
   if (qtype === TYPE.AXFR || qtype === TYPE.IXFR) {
     const zone = zones.get(question.qname);
     // The transfer ACL is checked first (BIND answers REFUSED to AXFR over UDP too).
-    if (
-      zone &&
-      policy.transferAllow.has(ctx.client) &&
-      ctx.transport === 'udp' &&
-      qtype === TYPE.AXFR
-    ) {
+    const allowed = transferAllowed(policy, ctx);
+    if (zone && allowed && ctx.transport === 'udp' && qtype === TYPE.AXFR) {
       // RFC 5936 §4.2: AXFR only over TCP.
       return reply(RCODE.FORMERR, undefined, false);
     }
-    if (!zone || !policy.transferAllow.has(ctx.client)) {
+    if (!zone && zones.unavailable(question.qname))
+      // A secondary zone not (or no longer) loaded: BIND answers SERVFAIL.
+      return reply(RCODE.SERVFAIL, undefined, false);
+    if (!zone || !allowed) {
       const r = render(
         q,
         question,
@@ -571,6 +587,10 @@ export function handleQuery(
   if (isMetaType(qtype)) return reply(RCODE.NOTIMP, undefined, false);
 
   const zone = zones.find(question.qname);
+  if (zone === 'unavailable')
+    // RFC 1034 §4.3.5: an expired secondary copy (or one never transferred) is not served;
+    // BIND answers SERVFAIL. Not cached: the zone may come back at any moment.
+    return reply(RCODE.SERVFAIL, undefined, false);
   if (!zone) {
     if (policy.forwardNetworks?.has(ctx.client)) return { kind: 'forward', query: q, qtype };
     // Not ours and no recursion for this client: REFUSED (RFC 1034 §4.3.1; BIND's answer).

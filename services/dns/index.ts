@@ -32,14 +32,19 @@ export default defineService({
           ctx.log,
           createDnsMetrics(ctx.metrics),
           join(ctx.dataDir, 'dns-journal.sqlite'),
+          join(ctx.dataDir, 'secondary'),
         );
         await server.start();
       },
       stop: async () => server?.stop(),
       reload: async () => server?.reload(),
       ready: () => server?.ready() ?? false,
-      // Admin `GET /state/dns`: what UPDATEs changed, per dynamic zone.
-      state: () => ({ dynamic: server?.dynamicState() ?? {} }),
+      // Admin `GET /state/dns`: what UPDATEs changed, per dynamic zone; secondary zones'
+      // serial, expiry and next check.
+      state: () => ({
+        dynamic: server?.dynamicState() ?? {},
+        secondary: server?.secondaryState() ?? {},
+      }),
     };
   },
 });

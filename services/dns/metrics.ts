@@ -17,6 +17,8 @@ export interface DnsMetrics {
   readonly tcpClosed: FastCounter<'reason'>;
   readonly errors: FastCounter<'where'>;
   readonly notifies: FastCounter<'event'>;
+  readonly secondaryChecks: FastCounter<'result'>;
+  readonly tsig: FastCounter<'result'>;
 }
 
 export function createDnsMetrics(registry: Registry): DnsMetrics {
@@ -82,8 +84,20 @@ export function createDnsMetrics(registry: Registry): DnsMetrics {
     ),
     notifies: new FastCounter(
       'dns_notify_total',
-      'NOTIFY messages to secondaries (RFC 1996): sent (incl. resends), answered, gave-up',
+      'NOTIFY messages (RFC 1996): to secondaries sent (incl. resends), answered, gave-up; from primaries received, refused',
       ['event'],
+      registry,
+    ),
+    secondaryChecks: new FastCounter(
+      'dns_secondary_checks_total',
+      'Secondary zone refreshes: uptodate (same serial), axfr, ixfr, failed',
+      ['result'],
+      registry,
+    ),
+    tsig: new FastCounter(
+      'dns_tsig_requests_total',
+      'TSIG-signed queries and transfers (RFC 8945): verified, or refused with BADKEY, BADSIG, BADTIME, BADTRUNC',
+      ['result'],
       registry,
     ),
   };

@@ -5,7 +5,7 @@
  * slave responds or a configurable retry count is reached"; BIND: 5 tries, doubling from
  * 1 s). Pure: ids, targets and the clock come in; datagrams to send go out.
  */
-import { FLAG, MessageWriter, OPCODE } from './message.js';
+import { FLAG, MessageWriter, OPCODE, type Question } from './message.js';
 import { CLASS, TYPE, type RR } from './rr.js';
 
 export function notifyMessage(id: number, origin: Uint8Array, soa?: RR): Uint8Array {
@@ -104,4 +104,14 @@ export class NotifySchedule {
     }
     return { sends, gaveUp };
   }
+}
+
+/**
+ * A secondary's answer to a NOTIFY (RFC 1996 §3.7, §4.7): the question echoed, QR and AA
+ * set, opcode NOTIFY, with `rcode` (NOERROR when acted on; REFUSED from a stranger).
+ */
+export function notifyAnswer(id: number, question: Question, rcode: number): Uint8Array {
+  const w = new MessageWriter(512);
+  w.addQuestion(question);
+  return w.finish(id, FLAG.QR | (OPCODE.NOTIFY << 11) | FLAG.AA | (rcode & 0xf));
 }

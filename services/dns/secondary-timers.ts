@@ -52,6 +52,11 @@ export class SecondaryClock {
     return this.serial;
   }
 
+  /** When the copy stops being served unless the primary confirms it first. */
+  get expiry(): number {
+    return this.expiresAt;
+  }
+
   /** When the owner should call tick() next. */
   next(): number {
     return this.checking ? Infinity : this.nextCheck;

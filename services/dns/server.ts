@@ -41,6 +41,20 @@ import type { DnsConfig } from './config.js';
 import type { DnsMetrics } from './metrics.js';
 import type { Zone } from './zone.js';
 import { Forwarder } from './forward-adapter.js';
+import { Secondaries } from './secondary-adapter.js';
+import { loadTsigKeys } from './tsig-secret.js';
+import { sign, TSIG_ERROR, type TsigKey } from './tsig.js';
+import {
+  checkRequestTsig,
+  mayBeSigned,
+  refusalReply,
+  signAnswer,
+  tsigSize,
+  type RequestTsig,
+} from './tsig-request.js';
+import { decodeMessage, OPCODE } from './message.js';
+import { notifyAnswer } from './notify.js';
+import type { ZoneFileSpec } from './zone-store.js';
 import { UdpWorkerPool, workersAvailable } from './worker-pool-adapter.js';
 
 type TcpCloseReason = 'idle' | 'message_timeout' | 'zero_length' | 'per_source_limit';
@@ -58,8 +72,22 @@ export class ZoneLoadError extends Error {
 const nameKeyOf = (origin: string): string =>
   nameKey(nameFromText(origin.endsWith('.') ? origin : origin + '.'));
 
+const TSIG_REFUSAL: Record<number, string> = {
+  [TSIG_ERROR.BADKEY]: 'BADKEY',
+  [TSIG_ERROR.BADSIG]: 'BADSIG',
+  [TSIG_ERROR.BADTIME]: 'BADTIME',
+  [TSIG_ERROR.BADTRUNC]: 'BADTRUNC',
+};
+
 export class DnsServer {
   private zones = new ZoneSet([]);
+  /** Zones loaded from files (primaries), in config order; secondaries are in `secondaries`. */
+  private primaryZones: Zone[] = [];
+  private readonly fileZones: (ZoneFileSpec & DnsConfig['zones'][number])[];
+  /** TSIG keys by lower-case name with trailing dot (dns.yaml `keys`). */
+  private readonly keys: ReadonlyMap<string, TsigKey>;
+  /** Zones transferred from primaries (secondary-adapter.ts). */
+  private readonly secondaries: Secondaries | undefined;
   private readonly cache: AnswerCache;
   private readonly policy: DnsPolicy;
   private readonly udp: UdpSocket[] = [];
@@ -94,10 +122,23 @@ export class DnsServer {
     private readonly metrics: DnsMetrics,
     /** Where the UPDATE journal lives; ':memory:' keeps it for the process only (tests). */
     journalFile = ':memory:',
+    /** Where secondary zone copies are kept (needed when the config has secondary zones). */
+    secondaryDir?: string,
   ) {
+    this.keys = loadTsigKeys(cfg.keys, configDir, process.env);
+    this.fileZones = cfg.zones.filter(
+      (z): z is ZoneFileSpec & DnsConfig['zones'][number] => z.file !== undefined,
+    );
     this.dynamic = DynamicZones.wanted(cfg)
-      ? new DynamicZones(cfg, configDir, journalFile, process.env, log)
+      ? new DynamicZones(cfg, this.keys, journalFile, log)
       : undefined;
+    if (Secondaries.wanted(cfg)) {
+      if (secondaryDir === undefined)
+        throw new Error('secondary zones need a directory for their copies (the data dir)');
+      this.secondaries = new Secondaries(cfg, this.keys, secondaryDir, log, metrics, {
+        changed: () => this.rebuildZoneSet(),
+      });
+    }
     for (const z of cfg.zones) {
       const targets = z.notify.flatMap((n) => parseHostPort(n, 53) ?? []);
       if (targets.length > 0) this.notifyTargets.set(nameKeyOf(z.origin), targets);
@@ -112,6 +153,7 @@ export class DnsServer {
       hostname: cfg.hostname,
       minimalResponses: cfg.minimalResponses,
       transferAllow: new CidrList(cfg.transfer.allow),
+      transferKeys: new Set(cfg.transfer.keys.map((k) => k.toLowerCase().replace(/\.?$/, '.'))),
       forwardNetworks:
         cfg.forward.networks.length > 0 ? new CidrList(cfg.forward.networks) : undefined,
       ...(this.dynamic ? { journal: (o: Uint8Array) => this.dynamic!.entries(o) } : {}),
@@ -127,7 +169,7 @@ export class DnsServer {
    */
   loadZones(): { ok: boolean; errors: string[] } {
     return this.install(
-      this.cfg.zones.map((z) => loadZoneFile(z.origin, z.file, this.configDir)),
+      this.fileZones.map((z) => loadZoneFile(z.origin, z.file, this.configDir)),
       false,
     );
   }
@@ -138,7 +180,7 @@ export class DnsServer {
    * version. Reloads asked for while one runs wait for it (one parse at a time).
    */
   async reloadZones(): Promise<{ ok: boolean; errors: string[] }> {
-    return this.install(await this.loader.load(this.cfg.zones, this.configDir), true);
+    return this.install(await this.loader.load(this.fileZones, this.configDir), true);
   }
 
   /**
@@ -165,7 +207,7 @@ export class DnsServer {
       } else {
         errors.push(...r.errors);
         for (const e of r.errors) this.log.error({ zone: r.origin }, e);
-        const origin = this.cfg.zones[i]!.origin;
+        const origin = this.fileZones[i]!.origin;
         const old = keepOld ? this.zones.get(this.originOf(origin)) : undefined;
         if (old) {
           next.push(old);
@@ -176,9 +218,18 @@ export class DnsServer {
         }
       }
     }
-    this.zones = new ZoneSet(next);
-    this.cache.clear();
+    this.primaryZones = next;
+    this.rebuildZoneSet();
     return { ok: errors.length === 0, errors };
+  }
+
+  /** The zones served: the primaries' and the secondary copies that may be served now. */
+  private rebuildZoneSet(): void {
+    const s = this.secondaries;
+    this.zones = s
+      ? new ZoneSet([...this.primaryZones, ...s.served()], s.unavailable())
+      : new ZoneSet(this.primaryZones);
+    this.cache.clear();
   }
 
   private originOf(text: string): Uint8Array {
@@ -188,6 +239,9 @@ export class DnsServer {
   async start(): Promise<void> {
     const r = this.loadZones();
     if (!r.ok) throw new ZoneLoadError(`zone files have errors:\n  ${r.errors.join('\n  ')}`);
+    // Stored secondary copies serve from the first query; their clocks start checking.
+    this.secondaries?.start();
+    this.rebuildZoneSet();
     for (const l of this.cfg.listen) {
       const udp = createSocket({ type: isIPv6(l.address) ? 'udp6' : 'udp4', reuseAddr: false });
       await new Promise<void>((ok, fail) => {
@@ -262,6 +316,7 @@ export class DnsServer {
     for (const c of this.conns) c.destroy();
     await Promise.all(this.tcp.map((t) => new Promise<void>((ok) => t.close(() => ok()))));
     this.forwarder?.close();
+    this.secondaries?.stop();
     await this.loader.close();
     this.dynamic?.close();
     if (this.notifyTimer) clearTimeout(this.notifyTimer);
@@ -290,9 +345,21 @@ export class DnsServer {
   }
 
   /** Handle with the safety net: a bug becomes SERVFAIL, never a crash. */
-  private handle(msg: Uint8Array, transport: 'udp' | 'tcp', client: string): Outcome {
+  private handle(
+    msg: Uint8Array,
+    transport: 'udp' | 'tcp',
+    client: string,
+    tsig?: { readonly key: TsigKey },
+  ): Outcome {
     try {
-      return handleQuery(msg, this.zones, this.policy, { transport, client });
+      return handleQuery(
+        msg,
+        this.zones,
+        this.policy,
+        tsig
+          ? { transport, client, tsigKey: tsig.key.name, reserve: tsigSize(tsig.key) }
+          : { transport, client },
+      );
     } catch (e) {
       this.log.error(
         { err: e, client, transport, query: Buffer.from(msg).toString('base64') },
@@ -348,7 +415,35 @@ export class DnsServer {
       this.metrics.latency.observe((performance.now() - t0) / 1000);
       return undefined;
     }
-    const out = this.handle(msg, transport, client);
+    // RFC 8945: a signed request is verified here, the handler sees it unsigned, and every
+    // answer to it is signed (no cache: each answer's MAC covers the request's).
+    let tsig: Extract<RequestTsig, { kind: 'verified' }> | undefined;
+    let query: Uint8Array = msg;
+    if (mayBeSigned(msg)) {
+      const now = Date.now() / 1000;
+      const t = checkRequestTsig(msg, (n) => this.keys.get(n), now);
+      if (t.kind === 'formerr' || t.kind === 'refused') {
+        const rcode = t.kind === 'formerr' ? RCODE.FORMERR : RCODE.NOTAUTH;
+        const bare = bareReply(msg, rcode);
+        send(t.kind === 'refused' ? refusalReply(bare, t, now) : bare);
+        if (t.kind === 'refused') this.metrics.tsig.inc([TSIG_REFUSAL[t.error] ?? 'other']);
+        this.metrics.queries.inc(['none', rcodeToText(rcode), transport]);
+        return undefined;
+      }
+      if (t.kind === 'verified') {
+        tsig = t;
+        query = t.unsigned;
+        this.metrics.tsig.inc(['verified']);
+        const plain = send;
+        send = (b) => plain(sign(b, t.key, { now: Date.now() / 1000, requestMac: t.mac }).message);
+      }
+    }
+    // RFC 1996 §3.7: a primary's NOTIFY for one of our secondary zones.
+    if (this.secondaries && ((query[2]! >>> 3) & 0x0f) === OPCODE.NOTIFY) {
+      const done = this.onNotify(query, transport, client, send);
+      if (done) return undefined;
+    }
+    const out = this.handle(query, transport, client, tsig);
     switch (out.kind) {
       case 'drop':
         this.metrics.dropped.inc([out.reason]);
@@ -361,14 +456,43 @@ export class DnsServer {
           transport,
         ]);
         cell.n++;
-        if (out.cacheable && key) this.cache.set(key, out.bytes, cell);
+        if (out.cacheable && key && !tsig) this.cache.set(key, out.bytes, cell);
         if (out.truncated) this.metrics.truncated.inc([transport]);
         this.metrics.latency.observe((performance.now() - t0) / 1000);
         return undefined;
       }
+      case 'transfer':
+        // RFC 8945 §5.3.1: every message signed, each over the prior one's MAC.
+        return tsig
+          ? {
+              ...out,
+              messages: signAnswer(out.messages, tsig.key, tsig.mac, Date.now() / 1000),
+            }
+          : out;
       default:
         return out;
     }
+  }
+
+  /** A NOTIFY for a secondary zone of ours: answered here; false when not for one. */
+  private onNotify(
+    query: Uint8Array,
+    transport: 'udp' | 'tcp',
+    client: string,
+    send: (b: Uint8Array) => void,
+  ): boolean {
+    let m;
+    try {
+      m = decodeMessage(query);
+    } catch {
+      return false; // the handler answers FORMERR
+    }
+    const q = m.questions[0];
+    if (m.questions.length !== 1 || !q || !this.secondaries!.has(q.qname)) return false;
+    const rcode = this.secondaries!.notify(q.qname, client);
+    send(notifyAnswer(m.id, q, rcode));
+    this.metrics.queries.inc(['NOTIFY', rcodeToText(rcode), transport]);
+    return true;
   }
 
   private onUpdate(
@@ -385,10 +509,8 @@ export class DnsServer {
         (r) => {
           if (r.replaced && this.zones.get(r.replaced.origin) !== r.replaced) {
             const z = r.replaced;
-            this.zones = new ZoneSet(
-              [...this.zones.zones()].map((x) => (x.originKey === z.originKey ? z : x)),
-            );
-            this.cache.clear();
+            this.primaryZones = this.primaryZones.map((x) => (x.originKey === z.originKey ? z : x));
+            this.rebuildZoneSet();
             this.metrics.zoneSerial.set({ zone: nameToText(z.origin) }, z.serial);
             this.metrics.zoneRecords.set({ zone: nameToText(z.origin) }, z.recordCount);
             this.sendNotify(z);
@@ -403,6 +525,11 @@ export class DnsServer {
       this.metrics.errors.inc(['update']);
       send(bareReply(msg, RCODE.SERVFAIL));
     }
+  }
+
+  /** Secondary zones: serial, serving, expiry, next check (admin `GET /state/dns`). */
+  secondaryState(): Record<string, unknown> | undefined {
+    return this.secondaries?.state();
   }
 
   /** Dynamic changes per zone (admin `GET /state/dns`). */

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { keyFromTriple, type TsigKey } from './tsig.js';
 
 /**
  * A TSIG key's secret (DNS `keys`, DHCP `ddns.key`): a secretFile (a compose secret; either the bare base64 or a BIND
@@ -32,4 +33,28 @@ export function readTsigSecret(
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(secret) || Buffer.from(secret, 'base64').length < 16)
     return { error: 'the secret is not base64 of at least 16 bytes (make one with tsig-keygen)' };
   return { secret };
+}
+
+/**
+ * The `keys` of dns.yaml as TSIG keys by lower-case name with a trailing dot; a key whose
+ * secret cannot be read throws, naming the key and the fix.
+ */
+export function loadTsigKeys(
+  keys: readonly {
+    readonly name: string;
+    readonly algorithm: string;
+    readonly secretFile?: string;
+    readonly secretEnv?: string;
+  }[],
+  configDir: string,
+  env: NodeJS.ProcessEnv,
+): Map<string, TsigKey> {
+  const out = new Map<string, TsigKey>();
+  for (const k of keys) {
+    const s = readTsigSecret(k, configDir, env);
+    if (s.error !== undefined) throw new Error(`dns.yaml /keys ${k.name}: ${s.error}`);
+    const key = keyFromTriple(`${k.algorithm}:${k.name}:${s.secret!}`);
+    out.set(key.name, key);
+  }
+  return out;
 }

@@ -374,6 +374,38 @@ export function verify(
   return { ok: true, key, record, unsigned };
 }
 
+/**
+ * §5.3.1, the client's side: a later message of a multi-message answer, signed over the
+ * prior signed message's MAC, every unsigned message since (whole, in order) and this one
+ * without its TSIG, then the timers. A server may sign only every few messages (at least
+ * every 100th); the caller keeps the unsigned ones for the next signed one.
+ */
+export function verifyContinuation(
+  msg: Uint8Array,
+  record: TsigRecord,
+  unsignedSince: readonly Uint8Array[],
+  key: TsigKey,
+  priorMac: Uint8Array,
+  now: number,
+): { ok: true; mac: Uint8Array } | { ok: false; error: number } {
+  const alg = algorithmOf(record.algorithm);
+  const keyName = nameToText(canonical(record.keyName)).toLowerCase();
+  if (!alg || keyName !== key.name.toLowerCase().replace(/\.?$/, '.'))
+    return { ok: false, error: TSIG_ERROR.BADKEY };
+  if (record.mac.length > alg.bytes || record.mac.length < Math.max(10, alg.bytes / 2))
+    return { ok: false, error: TSIG_ERROR.BADSIG };
+  const h = createHmac(alg.digest, key.secret);
+  h.update(be16(priorMac.length)).update(priorMac);
+  for (const m of unsignedSince) h.update(m);
+  h.update(unsignedPart(msg, record));
+  h.update(u48(record.timeSigned)).update(be16(record.fudge));
+  const expected = new Uint8Array(h.digest()).subarray(0, record.mac.length);
+  if (!timingSafeEqual(expected, record.mac)) return { ok: false, error: TSIG_ERROR.BADSIG };
+  if (Math.abs(now - record.timeSigned) > record.fudge)
+    return { ok: false, error: TSIG_ERROR.BADTIME };
+  return { ok: true, mac: record.mac };
+}
+
 /** Parse a `hmac-sha256:name:base64secret` triple, dig -y's and nsupdate -y's syntax. */
 export function keyFromTriple(text: string): TsigKey {
   const [algorithm, name, secret] = text.split(':');

@@ -9,7 +9,8 @@
  * zone we are not primary for (§3.1.1); REFUSED when no key or rule grants the change.
  */
 import { FLAG, HEADER_SIZE, MessageWriter, OPCODE, RCODE, type Message } from './message.js';
-import { errorTsig, findTsig, sign, verify, TSIG_ERROR, type TsigKey } from './tsig.js';
+import { sign, TSIG_ERROR, type TsigKey } from './tsig.js';
+import { checkRequestTsig, refusalReply } from './tsig-request.js';
 import { decideUpdate, type UpdateDecision, type ZoneView } from './update.js';
 import type { UpdatePolicy } from './update-policy.js';
 import { updateRequestOf } from './update-message.js';
@@ -58,7 +59,7 @@ function bare(bytes: Uint8Array, rcode: number): Uint8Array {
 }
 
 export function handleUpdate(bytes: Uint8Array, m: Message, ctx: UpdateContext): UpdateVerdict {
-  const t = findTsig(bytes);
+  const t = checkRequestTsig(bytes, ctx.keys, ctx.now);
   const fixed = (
     rcode: number,
     reason: string,
@@ -70,44 +71,24 @@ export function handleUpdate(bytes: Uint8Array, m: Message, ctx: UpdateContext):
     keyName,
     reply: () => out ?? body(m, rcode),
   });
-  if (t === 'formerr')
+  if (t.kind === 'formerr')
     return fixed(RCODE.FORMERR, 'TSIG not last', undefined, bare(bytes, RCODE.FORMERR));
-  let key: TsigKey | undefined;
-  let requestMac: Uint8Array | undefined;
-  if (t !== undefined) {
-    const v = verify(bytes, t, ctx.keys, ctx.now);
-    if (!v.ok) {
-      const unsigned = body(m, RCODE.NOTAUTH);
-      if (v.error === TSIG_ERROR.BADTIME && v.key) {
-        // §5.2.3: signed, with the server's time as Other Data.
-        const now = Math.floor(ctx.now);
-        const other = Uint8Array.of(
-          0,
-          0,
-          (now >>> 24) & 0xff,
-          (now >>> 16) & 0xff,
-          (now >>> 8) & 0xff,
-          now & 0xff,
-        );
-        const signed = sign(unsigned, v.key, {
-          now,
-          requestMac: t.mac,
-          error: v.error,
-          other,
-        }).message;
-        return fixed(RCODE.NOTAUTH, 'TSIG BADTIME', v.key.name, signed);
-      }
-      // §5.2: BADKEY and BADSIG answers carry a TSIG with an empty MAC and the error.
-      return fixed(
-        RCODE.NOTAUTH,
-        v.error === TSIG_ERROR.BADKEY ? 'TSIG BADKEY' : 'TSIG BADSIG',
-        undefined,
-        errorTsig(unsigned, t, v.error, ctx.now),
-      );
-    }
-    key = v.key;
-    requestMac = t.mac;
+  if (t.kind === 'refused') {
+    const reason =
+      t.error === TSIG_ERROR.BADTIME
+        ? 'TSIG BADTIME'
+        : t.error === TSIG_ERROR.BADKEY
+          ? 'TSIG BADKEY'
+          : 'TSIG BADSIG';
+    return fixed(
+      RCODE.NOTAUTH,
+      reason,
+      t.error === TSIG_ERROR.BADTIME ? t.key?.name : undefined,
+      refusalReply(body(m, RCODE.NOTAUTH), t, ctx.now),
+    );
   }
+  const key: TsigKey | undefined = t.kind === 'verified' ? t.key : undefined;
+  const requestMac = t.kind === 'verified' ? t.mac : undefined;
   const signedReply = (rcode: number): Uint8Array => {
     const b = body(m, rcode);
     return key ? sign(b, key, { now: ctx.now, requestMac }).message : b;
