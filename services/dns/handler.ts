@@ -16,7 +16,14 @@
  */
 import { ixfrAnswer } from './ixfr.js';
 import type { JournalEntry } from './journal-store.js';
-import { nameKey, nameEquals, nameFromText, prependLabel, isSubdomain } from './name.js';
+import {
+  nameKey,
+  nameEquals,
+  nameFromText,
+  prependLabel,
+  isSubdomain,
+  nameToText,
+} from './name.js';
 import { soaSerialOf, TYPE, CLASS, type RR } from './rr.js';
 import {
   decodeMessage,
@@ -93,7 +100,11 @@ export type Outcome =
       messages: Uint8Array[];
       qtype: number;
       rcode: 0;
+      /** Records sent (the SOA twice in AXFR form). */
       records: number;
+      /** IXFR deltas from the journal (else the whole zone). */
+      incremental: boolean;
+      /** The zone's name in text, for the log. */
       zone: string;
     }
   | { kind: 'forward'; query: Message; qtype: number };
@@ -389,7 +400,12 @@ function resolve(
   return built;
 }
 
-function transfer(q: Message, question: Question, zone: Zone, policy: DnsPolicy): Uint8Array[] {
+function transfer(
+  q: Message,
+  question: Question,
+  zone: Zone,
+  policy: DnsPolicy,
+): { messages: Uint8Array[]; records: number; incremental: boolean } {
   // RFC 1995 §4: an IXFR whose client serial the journal reaches gets the deltas; any
   // other (or no journal) the whole zone in AXFR form.
   const clientSoa = q.authorities.find((r) => r.type === TYPE.SOA);
@@ -411,7 +427,7 @@ function transfer(q: Message, question: Question, zone: Zone, policy: DnsPolicy)
     }
   }
   out.push(w.finish(q.id, flags));
-  return out;
+  return { messages: out, records: records.length, incremental: incremental !== 'axfr' };
 }
 
 function u16(b: Uint8Array, o: number): number {
@@ -574,14 +590,15 @@ export function handleQuery(
       };
       return reply(RCODE.NOERROR, built, false);
     }
-    const messages = transfer(q, question, zone, policy);
+    const sent = transfer(q, question, zone, policy);
     return {
       kind: 'transfer',
-      messages,
       qtype,
       rcode: 0,
-      records: zone.recordCount + 1,
-      zone: zone.originKey,
+      messages: sent.messages,
+      records: sent.records,
+      incremental: sent.incremental,
+      zone: nameToText(zone.origin),
     };
   }
   if (isMetaType(qtype)) return reply(RCODE.NOTIMP, undefined, false);

@@ -716,7 +716,13 @@ export class DnsServer {
           case 'transfer':
             for (const m of out.messages) s.write(frame(m));
             this.log.info(
-              { client, zone: out.zone, records: out.records, messages: out.messages.length },
+              {
+                client,
+                zone: out.zone,
+                kind: out.incremental ? 'IXFR' : 'AXFR',
+                records: out.records,
+                messages: out.messages.length,
+              },
               'zone transfer',
             );
             this.metrics.queries.inc([this.qtypeName(out.qtype), 'NOERROR', 'tcp']);
