@@ -1,4 +1,4 @@
-/** dns.yaml checks for the UPDATE pieces: keys, per-zone policies, NOTIFY targets. */
+/** dns.yaml checks for the UPDATE and replication pieces: keys, policies, NOTIFY, secondaries. */
 import t from 'tap';
 import { Value } from '@sinclair/typebox/value';
 import { DnsConfig, checkDnsConfig, parseHostPort } from './config.js';
@@ -49,4 +49,44 @@ t.test('parseHostPort', async (t) => {
   t.same(parseHostPort('[2001:db8::1]:54', 53), { address: '2001:db8::1', port: 54 });
   t.same(parseHostPort('2001:db8::1', 53), { address: '2001:db8::1', port: 53 });
   t.equal(parseHostPort('ns1.example.com', 53), undefined, 'addresses only, as BIND also-notify');
+});
+
+t.test('secondary zones and transfer keys: each issue names the field and the fix', async (t) => {
+  const dir = t.testdir({ 'z.zone': '' });
+  const good = cfgOf({
+    keys: [{ name: 'xfr', secretEnv: 'X' }],
+    zones: [{ origin: 'sec.test', primaries: ['192.0.2.1', '[2001:db8::1]:5353'], key: 'xfr' }],
+    transfer: { keys: ['xfr.'] },
+  });
+  t.same(checkDnsConfig(good, dir), [], 'a good secondary has no issues');
+  const bad = cfgOf({
+    workers: 2,
+    keys: [{ name: 'xfr', secretEnv: 'X' }],
+    zones: [
+      {
+        origin: 'a.test',
+        primaries: ['nowhere'],
+        file: 'z.zone',
+        update: { allow: [{ key: 'xfr', match: 'zonesub' }] },
+        key: 'nokey',
+      },
+      { origin: 'b.test' },
+      { origin: 'c.test', file: 'z.zone', key: 'xfr' },
+      { origin: 'A.test.', file: 'z.zone' },
+    ],
+    transfer: { keys: ['missing'] },
+  });
+  const issues = checkDnsConfig(bad, dir).join('\n');
+  t.match(
+    issues,
+    /\/zones\/0: a secondary zone \(primaries\) takes its data from them; remove file/,
+  );
+  t.match(issues, /\/zones\/0\/update: a secondary zone takes no UPDATEs/);
+  t.match(issues, /\/zones\/0\/primaries\/0: "nowhere" is not "address" or "address:port"/);
+  t.match(issues, /\/zones\/0\/key: "nokey" is not in keys/);
+  t.match(issues, /\/zones\/1: give file \(a primary zone\) or primaries \(a secondary zone\)/);
+  t.match(issues, /\/zones\/2\/key: only a secondary zone \(primaries\) uses a transfer key/);
+  t.match(issues, /\/zones\/3\/origin: A.test. is already zone 0; remove one/);
+  t.match(issues, /\/transfer\/keys\/0: "missing" is not in keys/);
+  t.match(issues, /\/workers: 2 with secondary zones/);
 });

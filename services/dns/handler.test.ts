@@ -8,6 +8,8 @@ import { handleQuery, type DnsPolicy, type Outcome } from './handler.js';
 import { zoneFromText, zoneSet, defaultPolicy, query, view, type QueryOptions } from './testing.js';
 import { CidrList } from '../../src/net/cidr.js';
 import { CLASS } from './rr.js';
+import { ZoneSet } from './zone-set.js';
+import { nameFromText } from './name.js';
 
 const bigTxt = Array.from({ length: 40 }, (_, i) => `big TXT "${'x'.repeat(40)}-${i}"`).join('\n');
 
@@ -331,6 +333,52 @@ t.test('zone transfer: refused by default, allowed by ACL over TCP only', async 
   );
   t.equal(notOurs.kind === 'reply' && view(notOurs.bytes).rcode, 'NOTAUTH');
 });
+
+t.test(
+  'zone transfer allowed by a TSIG key; a secondary without a copy answers SERVFAIL',
+  async (t) => {
+    const byKey = { ...defaultPolicy, transferKeys: new Set(['xfr.']) };
+    const signedBy = (key: string | undefined) =>
+      handleQuery(query('example', 'AXFR'), zones, byKey, {
+        transport: 'tcp',
+        client: '203.0.113.9',
+        ...(key ? { tsigKey: key } : {}),
+      });
+    t.equal(signedBy('xfr.').kind, 'transfer', 'signed with a transfer key: from any address');
+    const other = signedBy('ddns.');
+    t.equal(other.kind === 'reply' && view(other.bytes).rcode, 'REFUSED', 'another key: no');
+    const none = signedBy(undefined);
+    t.equal(none.kind === 'reply' && view(none.bytes).rcode, 'REFUSED', 'unsigned: no');
+
+    // RFC 1034 §4.3.5: names in a secondary zone we hold no servable copy of.
+    const withSecondary = new ZoneSet([...zones.zones()], [nameFromText('sec.example.')]);
+    for (const [name, type] of [
+      ['www.sec.example', 'A'],
+      ['sec.example', 'SOA'],
+      ['sec.example', 'AXFR'],
+    ] as const) {
+      const out = handleQuery(query(name, type), withSecondary, defaultPolicy, {
+        transport: 'tcp',
+        client: '192.0.2.1',
+      });
+      t.match(
+        out.kind === 'reply' && { rcode: view(out.bytes).rcode, cacheable: out.cacheable },
+        { rcode: 'SERVFAIL', cacheable: false },
+        `${name} ${type}: SERVFAIL, not cached`,
+      );
+    }
+    const elsewhere = handleQuery(query('www.example', 'A'), withSecondary, defaultPolicy, {
+      transport: 'udp',
+      client: '192.0.2.1',
+    });
+    t.equal(
+      elsewhere.kind === 'reply' && view(elsewhere.bytes).rcode,
+      'NOERROR',
+      'others unaffected',
+    );
+    t.equal(withSecondary.size, zones.size, 'an unavailable zone is not counted as loaded');
+  },
+);
 
 t.test('opcodes and malformed queries', async (t) => {
   const status = reply('www.example', 'A', { opcode: 2 });

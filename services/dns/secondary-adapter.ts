@@ -281,7 +281,7 @@ export class Secondaries {
     const id = randomInt(0x10000);
     const current = s.zone;
     const started = this.now();
-    const reader = new TransferReader(id, s.origin);
+    const reader = new TransferReader(id, s.origin, current?.serial);
     let records: readonly RR[] = [];
     let failure: string | undefined;
     await this.tcpExchange(s, p, transferQuery(id, s.origin, current?.soa), id, (m) => {

@@ -61,14 +61,16 @@ export function encodeCopy(records: readonly RR[]): Uint8Array {
 
 /** The records of a copy; throws on a damaged file (the caller then transfers afresh). */
 export function decodeCopy(bytes: Uint8Array): RR[] {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // One plain copy of the file; records are views into it (no allocation per record).
+  const all = new Uint8Array(bytes);
+  const b = Buffer.from(all.buffer, all.byteOffset, all.byteLength);
   if (b.toString('latin1', 0, MAGIC.length) !== MAGIC) throw new Error('not a netsvc zone copy');
   const out: RR[] = [];
   let o = MAGIC.length;
   while (o < b.length) {
     const ol = b[o++]!;
     if (o + ol + 10 > b.length) throw new Error('truncated record');
-    const owner = Uint8Array.prototype.slice.call(b, o, o + ol);
+    const owner = all.subarray(o, o + ol);
     o += ol;
     const type = b.readUInt16BE(o);
     const klass = b.readUInt16BE(o + 2);
@@ -81,7 +83,7 @@ export function decodeCopy(bytes: Uint8Array): RR[] {
       type,
       class: klass,
       ttl,
-      rdata: Uint8Array.prototype.slice.call(b, o, o + rl),
+      rdata: all.subarray(o, o + rl),
     });
     o += rl;
   }

@@ -15,6 +15,7 @@ import { CLASS, soaSerialOf, TYPE, type RR } from './rr.js';
 import { readIxfrResponse } from './ixfr.js';
 import { ZoneRecords } from './zone-changes.js';
 import type { SoaTimers } from './secondary-timers.js';
+import { serialGreater } from './update.js';
 
 /** One million records: far above a small site's zones, far below the Pi's memory. */
 export const MAX_TRANSFER_RECORDS = 1_000_000;
@@ -75,26 +76,27 @@ export type TransferStep =
 
 /**
  * The answer stream of one AXFR or IXFR. Complete when (RFC 5936 §2.2, RFC 1995 §4): the
- * first message holds the one SOA alone (IXFR "up to date"); an AXFR-form stream shows
- * the first SOA again; an IXFR stream (second record an SOA) shows the new SOA a third
- * time (as the last delta's new SOA, then as the closing record).
+ * first SOA is not newer than the copy we asked from (IXFR "up to date": that SOA alone,
+ * BIND's xfrin rule; message boundaries say nothing, a primary may send one record per
+ * message); an AXFR-form stream shows the first SOA again; an IXFR stream (second record
+ * an SOA) shows the new SOA a third time (as the last delta's new SOA, then closing).
  */
 export class TransferReader {
   private readonly records: RR[] = [];
   private serial: number | undefined;
   private seen = 0;
   private incremental: boolean | undefined;
-  private messages = 0;
 
   constructor(
     private readonly id: number,
     private readonly origin: Uint8Array,
+    /** The serial of the copy an IXFR was asked from; undefined for AXFR. */
+    private readonly ours?: number,
   ) {}
 
   push(m: Message): TransferStep {
     const e = answerError(m, this.id);
     if (e) return { kind: 'error', reason: e };
-    this.messages++;
     if (this.records.length + m.answers.length > MAX_TRANSFER_RECORDS)
       return { kind: 'error', reason: `more than ${MAX_TRANSFER_RECORDS} records` };
     for (const rr of m.answers) {
@@ -104,6 +106,11 @@ export class TransferReader {
         this.serial = soaSerialOf(rr);
         this.seen = 1;
         this.records.push(rr);
+        if (this.ours !== undefined && !serialGreater(this.serial, this.ours)) {
+          if (rr !== m.answers[m.answers.length - 1])
+            return { kind: 'error', reason: 'records after the up-to-date SOA' };
+          return { kind: 'done', records: this.records };
+        }
         continue;
       }
       if (this.incremental === undefined) this.incremental = rr.type === TYPE.SOA;
@@ -117,8 +124,6 @@ export class TransferReader {
         }
       }
     }
-    if (this.messages === 1 && this.records.length === 1)
-      return { kind: 'done', records: this.records };
     if (this.serial === undefined) return { kind: 'error', reason: 'empty answer' };
     return { kind: 'more' };
   }
