@@ -7,7 +7,9 @@
  * - a restarted secondary serves its stored copy with the primary down, then SERVFAILs
  *   once EXPIRE (3 s in this zone) has passed without contact;
  * - a secondary with the wrong secret gets nothing (BADSIG at the primary) and SERVFAILs;
- * - a NOTIFY from an address that is not a primary is REFUSED.
+ * - a NOTIFY from an address that is not a primary is REFUSED;
+ * - a hostile primary's broken answers (garbage, cut, wrong ID, no SOA first, deltas from
+ *   another serial, REFUSED) never change the served copy; random NOTIFYs never crash it.
  */
 import t, { type Test } from 'tap';
 import { createSocket } from 'node:dgram';
@@ -18,9 +20,11 @@ import { DnsServer } from './server.js';
 import { DnsConfig } from './config.js';
 import { createDnsMetrics } from './metrics.js';
 import { query } from './testing.js';
-import { decodeMessage, RCODE } from './message.js';
+import { decodeMessage, FLAG, MessageWriter, RCODE } from './message.js';
+import { createServer } from 'node:net';
+import { TcpFramer, frame } from './tcp-framing.js';
 import { nameFromText } from './name.js';
-import { CLASS, TYPE } from './rr.js';
+import { CLASS, TYPE, type RR } from './rr.js';
 import { encodeUpdate } from './update-message.js';
 import { keyFromTriple, sign } from './tsig.js';
 import { rrFromText } from './zone-file.js';
@@ -205,4 +209,107 @@ t.test('a wrong transfer key gets nothing; a stranger’s NOTIFY is refused', as
     });
   });
   t.equal(decodeMessage(answer).rcode, RCODE.REFUSED, 'NOTIFY from a non-primary refused');
+});
+
+t.test('a hostile primary: bad transfer streams never change the copy or crash', async (t) => {
+  // A fake primary on 127.0.0.1: SOA answers over UDP, and over TCP one scripted answer per
+  // connection. Serial 1 is transferred first; then serial 2 is offered with broken IXFR
+  // answers, each of which must leave serial 1 serving; the last one is good.
+  const soaOf = (serial: number) => rrFromText(`@ SOA ns1 admin ${serial} 1 1 600 60`, O, 60);
+  let serial = 1;
+  const udp = createSocket('udp4');
+  await new Promise<void>((ok) => udp.bind(0, '127.0.0.1', () => ok()));
+  const port = udp.address().port;
+  udp.on('message', (m, r) => {
+    const q = decodeMessage(m);
+    const w = new MessageWriter(512);
+    w.addQuestion(q.questions[0]!);
+    w.addRR(1, soaOf(serial));
+    udp.send(w.finish(q.id, FLAG.QR | FLAG.AA), r.port, r.address);
+  });
+  const www = rrFromText('www A 192.0.2.1', O, 60);
+  const ns = rrFromText('@ NS ns1', O, 60);
+  const stream = (id: number, records: RR[], flags = FLAG.QR | FLAG.AA): Uint8Array => {
+    const w = new MessageWriter(65535);
+    for (const r of records) w.addRR(1, r);
+    return w.finish(id, flags);
+  };
+  const scripts: ((id: number) => Uint8Array[] | 'garbage' | 'cut')[] = [
+    (id) => [stream(id, [soaOf(1), ns, www, soaOf(1)])], // the first, good AXFR
+    () => 'garbage',
+    () => 'cut',
+    (id) => [stream(id ^ 1, [soaOf(2), ns, www, soaOf(2)])], // wrong ID
+    (id) => [stream(id, [www, soaOf(2)])], // does not start with the SOA
+    (id) => [stream(id, [soaOf(2), soaOf(7), soaOf(8), soaOf(2)])], // deltas from another serial
+    (id) => [stream(id, [soaOf(2)], FLAG.QR | FLAG.AA | RCODE.REFUSED)],
+    (id) => [stream(id, [soaOf(2), ns, www, rrFromText('new A 192.0.2.2', O, 60), soaOf(2)])],
+  ];
+  let conn = 0;
+  const tcp = createServer((s) => {
+    const script = scripts[Math.min(conn++, scripts.length - 1)]!;
+    const framer = new TcpFramer();
+    s.on('error', () => s.destroy());
+    s.on('data', (chunk) => {
+      for (const m of framer.push(chunk, 0)) {
+        const out = script(decodeMessage(m).id);
+        if (out === 'garbage') s.end(frame(Uint8Array.from({ length: 40 }, (_, i) => i * 37)));
+        else if (out === 'cut') s.end(frame(stream(0, [soaOf(2), ns]).subarray(0, 30)));
+        else s.end(Buffer.concat(out.map((b) => frame(b))));
+      }
+    });
+  });
+  await new Promise<void>((ok) => tcp.listen(port, '127.0.0.1', () => ok()));
+  const secPort = await freePort();
+  const cfg = Value.Default(DnsConfig, {
+    listen: [{ address: '127.0.0.1', port: secPort }],
+    zones: [{ origin: 'sec.test', primaries: [`127.0.0.1:${port}`] }],
+  }) as DnsConfig;
+  const registry = new Registry();
+  const dir = t.testdir({});
+  const s = new DnsServer(
+    cfg,
+    dir,
+    pino({ level: 'silent' }),
+    createDnsMetrics(registry),
+    ':memory:',
+    dir,
+  );
+  await s.start();
+  t.teardown(async () => {
+    await s.stop();
+    udp.close();
+    tcp.close();
+  });
+  const first = await until(
+    async () => (await rcodeAndA(secPort, 'www.sec.test')).rcode === 0,
+    5000,
+  );
+  t.ok(first >= 0, 'serial 1 transferred');
+  serial = 2;
+  // Each broken answer is one failed check; RETRY is 1 s. The copy keeps serving meanwhile.
+  const servedOld: boolean[] = [];
+  const done = await until(async () => {
+    const r = await rcodeAndA(secPort, 'new.sec.test');
+    if (r.rcode !== 0) servedOld.push((await rcodeAndA(secPort, 'www.sec.test')).rcode === 0);
+    return r.rcode === 0 && r.a.includes('192.0.2.2');
+  }, 15_000);
+  t.ok(done >= 0, `the good transfer after ${scripts.length - 2} bad ones (${done} ms)`);
+  t.ok(servedOld.length > 0 && servedOld.every(Boolean), 'serial 1 served through every failure');
+  t.equal(
+    await counter(registry, 'dns_secondary_checks_total', 'failed'),
+    scripts.length - 2,
+    'one failed check per broken answer',
+  );
+
+  // Random NOTIFY-like datagrams at the secondary: answered or dropped, never a crash.
+  const junk = createSocket('udp4');
+  await new Promise<void>((ok) => junk.bind(0, '127.0.0.1', () => ok()));
+  for (let i = 0; i < 300; i++) {
+    const b = Buffer.from(notifyMessage(i, O));
+    for (let k = 0; k < 3; k++) b[(i * 7 + k * 13) % b.length] = (i * 31 + k) & 0xff;
+    junk.send(i % 2 ? b : b.subarray(0, i % b.length), secPort, '127.0.0.1');
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  junk.close();
+  t.same(await rcodeAndA(secPort, 'new.sec.test'), { rcode: 0, a: ['192.0.2.2'] }, 'still serving');
 });
