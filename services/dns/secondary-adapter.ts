@@ -158,7 +158,7 @@ export class Secondaries {
    * RFC 1996 §3.10: a NOTIFY for a secondary zone is acted on only when it comes from one
    * of its primaries (BIND's default allow-notify); returns the rcode to answer.
    */
-  notify(origin: Uint8Array, from: string): number {
+  notify(origin: Uint8Array, from: string, announced?: number): number {
     const s = this.zones.get(nameToText(origin).toLowerCase());
     if (!s) return RCODE.NOTAUTH;
     const norm = (a: string): string => a.replace(/^::ffff:/, '');
@@ -168,7 +168,7 @@ export class Secondaries {
       return RCODE.REFUSED;
     }
     this.metrics.notifies.inc(['received']);
-    if (s.clock.notify(this.now())) this.arm(s);
+    if (s.clock.notify(this.now(), announced)) this.arm(s);
     return RCODE.NOERROR;
   }
 
@@ -187,10 +187,14 @@ export class Secondaries {
     return out;
   }
 
-  /** One timer per zone: at the next check or at expiry, whichever is first. */
+  /**
+   * One timer per zone: at the next check or at expiry, whichever is first. It stays armed
+   * for the expiry while a check runs (a 3 s SOA timeout must not serve a copy past it).
+   */
   private arm(s: SecondaryZone): void {
     if (this.stopped) return;
     clearTimeout(s.timer);
+    s.timer = undefined;
     const now = this.now();
     const expiry = s.served ? s.clock.expiry : Infinity;
     const at = Math.min(s.clock.next(), expiry);
@@ -209,7 +213,9 @@ export class Secondaries {
         this.refreshServing(s, this.now());
         this.arm(s);
       });
-    } else this.arm(s);
+    }
+    // During a check next() is Infinity: this arms the expiry alone.
+    this.arm(s);
   }
 
   private refreshServing(s: SecondaryZone, now: number): void {

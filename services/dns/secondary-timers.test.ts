@@ -53,10 +53,57 @@ t.test('NOTIFY makes a check due now; bursts are one check', async (t) => {
   t.equal(c.next(), 3600 * S);
   t.ok(c.notify(5 * S), 'NOTIFY');
   t.equal(c.next(), 5 * S, 'due now');
-  t.notOk(c.notify(5 * S + 200), 'a second NOTIFY within a second does nothing');
+  t.notOk(c.notify(5 * S + 200), 'a second NOTIFY before the check: the same check');
   t.same(c.tick(5 * S), { kind: 'check' });
-  t.notOk(c.notify(10 * S), 'during a check, no second one');
+  t.equal(c.next(), Infinity, 'one check at a time');
+  t.notOk(c.notify(10 * S), 'during a check: not now...');
   t.ok(c.soaAnswered(8, TIMERS, 10 * S), 'serial 8: transfer');
   c.transferred(8, TIMERS, 11 * S);
-  t.equal(c.next(), 11 * S + 3600 * S);
+  t.equal(c.next(), 11 * S, '...but right after it (the change it announced may be newer)');
+  t.same(c.tick(11 * S), { kind: 'check' });
+  t.ok(c.soaAnswered(9, TIMERS, 11 * S), 'serial 9');
+  c.transferred(9, TIMERS, 11 * S + 100);
+  t.equal(c.next(), 11 * S + 100 + 3600 * S, 'nothing owed: back to REFRESH');
+});
+
+t.test(
+  'two changes 50 ms apart: the second NOTIFY is never lost (BIND primary interop)',
+  async (t) => {
+    const c = new SecondaryClock(1, TIMERS, 0, 0);
+    c.tick(0);
+    c.soaAnswered(1, TIMERS, 0);
+    t.ok(c.notify(100 * S), 'first NOTIFY: check now');
+    t.same(c.tick(100 * S), { kind: 'check' });
+    t.ok(c.soaAnswered(2, TIMERS, 100 * S + 10));
+    t.notOk(c.notify(100 * S + 50), 'second NOTIFY during the IXFR');
+    c.transferred(2, TIMERS, 100 * S + 60);
+    t.equal(c.next(), 100 * S + 60, 'one more check right after the running one');
+    t.same(c.tick(100 * S + 60), { kind: 'check' });
+    t.ok(c.soaAnswered(3, TIMERS, 100 * S + 70), 'it finds serial 3');
+
+    // Held (not during a check): a NOTIFY 100 ms after a check began and ended.
+    const d = new SecondaryClock(1, TIMERS, 0, 0);
+    d.tick(0);
+    d.soaAnswered(1, TIMERS, 0);
+    t.ok(d.notify(10 * S));
+    d.tick(10 * S);
+    d.soaAnswered(1, TIMERS, 10 * S + 5);
+    t.ok(d.notify(10 * S + 100), 'within the 200 ms hold: due at its end');
+    t.equal(d.next(), 10 * S + 200);
+  },
+);
+
+t.test('a NOTIFY announcing a serial we hold starts no check (RFC 1996 §3.11)', async (t) => {
+  const c = new SecondaryClock(5, TIMERS, 0, 0);
+  c.tick(0);
+  c.soaAnswered(5, TIMERS, 0);
+  t.notOk(c.notify(10 * S, 5), 'same serial: a resend');
+  t.notOk(c.notify(11 * S, 4), 'older: reordered');
+  t.equal(c.next(), 3600 * S, 'REFRESH unchanged');
+  t.ok(c.notify(12 * S, 6), 'newer: check now');
+  t.equal(c.next(), 12 * S);
+  const none = new SecondaryClock(undefined, undefined, undefined, 0);
+  none.tick(0);
+  none.failed(0);
+  t.ok(none.notify(S, 1), 'no copy yet: any NOTIFY checks');
 });

@@ -4,8 +4,12 @@
  *
  * - After a good check or transfer the next check is at REFRESH; after a failure at RETRY.
  * - A NOTIFY (RFC 1996 §3.7) makes the next check due now, but at most one check runs at a
- *   time, and NOTIFYs closer than `notifyHoldMs` apart start one check (BIND's
- *   notify-rate habit), so a primary's burst of NOTIFYs is one SOA query.
+ *   time, and NOTIFYs closer than `notifyHoldMs` (200 ms) apart start one check, so a
+ *   primary's burst of NOTIFYs is one SOA query; a NOTIFY whose SOA is not newer than our
+ *   copy starts none (RFC 1996 §3.11; the primary's resends of a change we already have). A NOTIFY that
+ *   arrives within the hold is kept for the end of the hold; one that arrives while a
+ *   check runs gets one more check right after it (BIND queues a refresh so), so a
+ *   change made during a transfer is not left waiting for REFRESH.
  * - EXPIRE seconds after the last good contact the copy stops answering (SERVFAIL, §4.3.5:
  *   "the secondary ... must not continue to serve the zone"); a copy loaded from disk at
  *   start keeps the expiry its last contact set.
@@ -26,6 +30,8 @@ export class SecondaryClock {
   private expiresAt: number;
   private checking = false;
   private lastNotify = -Infinity;
+  /** A NOTIFY came while a check ran or within the hold: one more check is owed. */
+  private pendingNotify = false;
 
   /**
    * `serial` and `timers` of the copy we hold (undefined: none yet, check at once);
@@ -36,7 +42,7 @@ export class SecondaryClock {
     private timers: SoaTimers | undefined,
     lastContact: number | undefined,
     now: number,
-    private readonly notifyHoldMs = 1000,
+    private readonly notifyHoldMs = 200,
   ) {
     this.expiresAt =
       timers && lastContact !== undefined ? lastContact + timers.expire * 1000 : -Infinity;
@@ -65,15 +71,37 @@ export class SecondaryClock {
   tick(now: number): SecondaryAction {
     if (this.checking || now < this.nextCheck) return { kind: 'none' };
     this.checking = true;
+    if (this.pendingNotify) {
+      // The held NOTIFY is served by this check.
+      this.pendingNotify = false;
+      this.lastNotify = now;
+    }
     return { kind: 'check' };
   }
 
-  /** RFC 1996 §3.7: a NOTIFY from the primary; true when it made a check due. */
-  notify(now: number): boolean {
-    if (now - this.lastNotify < this.notifyHoldMs) return false;
-    this.lastNotify = now;
-    if (this.checking) return false;
-    this.nextCheck = Math.min(this.nextCheck, now);
+  /**
+   * RFC 1996 §3.7: a NOTIFY from the primary; true when it moved the next check earlier
+   * (the owner re-arms its timer).
+   */
+  notify(now: number, announced?: number): boolean {
+    // RFC 1996 §3.11: a NOTIFY may carry the primary's new SOA; one not newer than our copy
+    // announces nothing we lack (a resend, or a reordered older one): BIND says "zone is
+    // up to date" and does not refresh.
+    if (
+      announced !== undefined &&
+      this.serial !== undefined &&
+      !serialGreater(announced, this.serial)
+    )
+      return false;
+    if (this.checking) {
+      this.pendingNotify = true;
+      return false;
+    }
+    const at = Math.max(now, this.lastNotify + this.notifyHoldMs);
+    if (at > now) this.pendingNotify = true;
+    else this.lastNotify = now;
+    if (at >= this.nextCheck) return false;
+    this.nextCheck = at;
     return true;
   }
 
@@ -94,6 +122,7 @@ export class SecondaryClock {
   failed(now: number): void {
     this.checking = false;
     this.nextCheck = now + (this.timers ? this.timers.retry * 1000 : 60_000);
+    this.owed(now);
   }
 
   private contact(timers: SoaTimers, now: number): void {
@@ -101,5 +130,15 @@ export class SecondaryClock {
     this.checking = false;
     this.expiresAt = now + timers.expire * 1000;
     this.nextCheck = now + timers.refresh * 1000;
+    this.owed(now);
+  }
+
+  /**
+   * A check ended: a NOTIFY held before it was served by it (tick); one that came while it
+   * ran gets a check at once (however many came, one check: the flag is one bit).
+   */
+  private owed(now: number): void {
+    if (!this.pendingNotify) return;
+    this.nextCheck = Math.min(this.nextCheck, now);
   }
 }

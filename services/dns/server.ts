@@ -31,7 +31,7 @@ import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
 import { bareReply, RCODE, rcodeToText } from './message.js';
 import { screenQuery } from './query-screen.js';
-import { typeToText } from './rr.js';
+import { soaSerialOf, TYPE, typeToText } from './rr.js';
 import { nameFromText, nameKey, nameToText } from './name.js';
 import { ZoneSet } from './zone-set.js';
 import { AnswerCache } from './answer-cache.js';
@@ -489,7 +489,13 @@ export class DnsServer {
     }
     const q = m.questions[0];
     if (m.questions.length !== 1 || !q || !this.secondaries!.has(q.qname)) return false;
-    const rcode = this.secondaries!.notify(q.qname, client);
+    // RFC 1996 §3.7: the answer section may carry the zone's new SOA.
+    const soa = m.answers.find((r) => r.type === TYPE.SOA);
+    const rcode = this.secondaries!.notify(
+      q.qname,
+      client,
+      soa && soa.rdata.length >= 20 ? soaSerialOf(soa) : undefined,
+    );
     send(notifyAnswer(m.id, q, rcode));
     this.metrics.queries.inc(['NOTIFY', rcodeToText(rcode), transport]);
     return true;
