@@ -17,6 +17,15 @@ if [ -e "$f" ]; then echo "$f exists, kept"; else
   chmod 444 "$f"
   echo "$f: new TSIG key (copy it to Pi II's secrets/)"
 fi
+# The transfer key Pi II's DNS secondary signs with (config/pi2/dns.yaml): the same file
+# on both Pis.
+f=secrets/xfr_key
+if [ -e "$f" ]; then echo "$f exists, kept"; else
+  printf 'key "xfr-key" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' \
+    "$(head -c 32 /dev/urandom | base64)" > "$f"
+  chmod 444 "$f"
+  echo "$f: new TSIG key (copy it to Pi II's secrets/)"
+fi
 for name in ftp_admin ftp_user1 sip_2001 sip_2002 sip_2003 sip_2004 monitor_token; do
   f="secrets/$name"
   if [ -e "$f" ]; then echo "$f exists, kept"; continue; fi

@@ -51,3 +51,24 @@ t.test('a newer change replaces an unanswered NOTIFY', async (t) => {
   t.notOk(s.answered(a, 1), 'the old id no longer counts');
   t.ok(s.answered(a, 2));
 });
+
+t.test("a change of another zone does not cancel a zone's unanswered NOTIFY", async (t) => {
+  // Found in the topology test: the reverse zone's NOTIFY to Pi II was lost (sent while
+  // routing converged), and the forward zone's next change replaced its resends, so Pi II
+  // never transferred the reverse zone until REFRESH (a week).
+  const s = new NotifySchedule();
+  let id = 1;
+  const a = { address: '192.0.2.1', port: 53 };
+  const R = nameFromText('0.168.192.in-addr.arpa.');
+  s.changed(R, SOA, [a], () => id++, 0);
+  s.changed(O, SOA, [a], () => id++, 100);
+  t.ok(s.answered(a, 2, O), 'the forward zone answered');
+  t.equal(s.nextTimeout(), 1000, "the reverse zone's resend is still due");
+  t.same(
+    s.tick(1000).sends.map((x) => x.target),
+    [a],
+    'and sent',
+  );
+  t.notOk(s.answered(a, 1, O), 'an answer naming the wrong zone does not end it');
+  t.ok(s.answered(a, 1, R));
+});

@@ -7,6 +7,7 @@
  */
 import { FLAG, MessageWriter, OPCODE, type Question } from './message.js';
 import { CLASS, TYPE, type RR } from './rr.js';
+import { nameKey } from './name.js';
 
 export function notifyMessage(id: number, origin: Uint8Array, soa?: RR): Uint8Array {
   const w = new MessageWriter(512);
@@ -22,6 +23,7 @@ export interface NotifyTarget {
 
 interface Pending {
   readonly target: NotifyTarget;
+  readonly zone: string;
   readonly id: number;
   readonly bytes: Uint8Array;
   tries: number;
@@ -41,13 +43,14 @@ export class NotifySchedule {
     private readonly firstRetryMs = 1000,
   ) {}
 
-  private static key(t: NotifyTarget): string {
-    return `${t.address}|${t.port}`;
+  private static key(t: NotifyTarget, zone: string): string {
+    return `${t.address}|${t.port}|${zone}`;
   }
 
   /**
-   * A zone changed: one NOTIFY per target now (a newer change replaces an unanswered older
-   * one for the same target: the secondary only needs to hear the latest).
+   * A zone changed: one NOTIFY per target now (a newer change of the same zone replaces an
+   * unanswered older one for that target: the secondary only needs to hear the latest; a
+   * change of another zone does not: each zone's NOTIFY is resent until answered).
    */
   changed(
     origin: Uint8Array,
@@ -57,11 +60,13 @@ export class NotifySchedule {
     now: number,
   ): NotifySend[] {
     const out: NotifySend[] = [];
+    const zone = nameKey(origin);
     for (const target of targets) {
       const id = ids();
       const bytes = notifyMessage(id, origin, soa);
-      this.pending.set(NotifySchedule.key(target), {
+      this.pending.set(NotifySchedule.key(target, zone), {
         target,
+        zone,
         id,
         bytes,
         tries: 1,
@@ -72,13 +77,20 @@ export class NotifySchedule {
     return out;
   }
 
-  /** A response from `from` with `id`: that target is done (§3.7: any rcode ends it). */
-  answered(from: NotifyTarget, id: number): boolean {
-    const k = NotifySchedule.key(from);
-    const p = this.pending.get(k);
-    if (!p || p.id !== id) return false;
-    this.pending.delete(k);
-    return true;
+  /**
+   * A response from `from` with `id` for `origin`: that zone's NOTIFY to that target is done
+   * (§3.7: any rcode ends it). Without the origin (an answer with no question), the ID
+   * alone picks it.
+   */
+  answered(from: NotifyTarget, id: number, origin?: Uint8Array): boolean {
+    const zone = origin ? nameKey(origin) : undefined;
+    for (const [k, p] of this.pending) {
+      if (p.id !== id || p.target.address !== from.address || p.target.port !== from.port) continue;
+      if (zone !== undefined && p.zone !== zone) continue;
+      this.pending.delete(k);
+      return true;
+    }
+    return false;
   }
 
   nextTimeout(): number | undefined {

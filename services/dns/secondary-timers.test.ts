@@ -25,6 +25,29 @@ t.test('no copy yet: check at once; a transfer starts the refresh cycle', async 
   t.ok(c.soaAnswered(6, TIMERS, later), 'a newer one is');
 });
 
+t.test(
+  'no copy yet: retries back off from 5 s to 60 s, then the first contact resets it',
+  async (t) => {
+    const c = new SecondaryClock(undefined, undefined, undefined, 0);
+    const waits: number[] = [];
+    let now = 0;
+    for (let i = 0; i < 7; i++) {
+      t.same(c.tick(now), { kind: 'check' });
+      c.failed(now);
+      waits.push((c.next() - now) / S);
+      now = c.next();
+    }
+    t.same(waits, [5, 10, 20, 40, 60, 60, 60]);
+    c.tick(now);
+    t.ok(c.soaAnswered(3, TIMERS, now));
+    c.transferred(3, TIMERS, now);
+    const at = c.next();
+    c.tick(at);
+    c.failed(at);
+    t.equal(c.next(), at + 600 * S, 'with a copy: its SOA RETRY');
+  },
+);
+
 t.test('failures retry at RETRY; EXPIRE after the last good contact stops serving', async (t) => {
   const c = new SecondaryClock(7, TIMERS, 0, 0);
   t.ok(c.serving(1), 'a copy from disk serves until its expiry');

@@ -32,6 +32,8 @@ export class SecondaryClock {
   private lastNotify = -Infinity;
   /** A NOTIFY came while a check ran or within the hold: one more check is owed. */
   private pendingNotify = false;
+  /** Failed checks in a row (the back-off without a copy). */
+  private failures = 0;
 
   /**
    * `serial` and `timers` of the copy we hold (undefined: none yet, check at once);
@@ -118,14 +120,25 @@ export class SecondaryClock {
     this.contact(timers, now);
   }
 
-  /** The SOA query or the transfer failed: try again after RETRY (or soon, with no copy). */
+  /**
+   * The SOA query or the transfer failed: try again after RETRY. With no copy (no SOA to take
+   * RETRY from) the wait starts at 5 s and doubles to 60 s, so a secondary that started
+   * before its route to the primary was up (the topology test: OSPF converging) gets the
+   * zone within seconds of the route, not a minute later; Knot's retry back-off likewise.
+   */
   failed(now: number): void {
     this.checking = false;
-    this.nextCheck = now + (this.timers ? this.timers.retry * 1000 : 60_000);
+    this.failures++;
+    this.nextCheck =
+      now +
+      (this.timers
+        ? this.timers.retry * 1000
+        : Math.min(60_000, 5_000 * 2 ** Math.min(this.failures - 1, 4)));
     this.owed(now);
   }
 
   private contact(timers: SoaTimers, now: number): void {
+    this.failures = 0;
     this.timers = timers;
     this.checking = false;
     this.expiresAt = now + timers.expire * 1000;

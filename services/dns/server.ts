@@ -589,7 +589,19 @@ export class DnsServer {
     const t0 = performance.now();
     // A secondary's answer to our NOTIFY (QR set, opcode 4): it ends the resends.
     if (msg.length >= 12 && msg[2]! & 0x80 && ((msg[2]! >>> 3) & 0x0f) === 4) {
-      if (this.notifier.answered({ address: rinfo.address, port: rinfo.port }, msg.readUInt16BE(0)))
+      let origin: Uint8Array | undefined;
+      try {
+        origin = decodeMessage(msg).questions[0]?.qname;
+      } catch {
+        /* no readable question: the ID alone matches */
+      }
+      if (
+        this.notifier.answered(
+          { address: rinfo.address, port: rinfo.port },
+          msg.readUInt16BE(0),
+          origin,
+        )
+      )
         this.metrics.notifies.inc(['answered']);
       return;
     }

@@ -10,7 +10,8 @@
  *   name (curl), downloads Admin.txt over active FTP and uploads a file · SIP 2001 and 2002
  *   register from different LANs (sipp) · 2001 (pi1 LAN) calls 2002 (pi2 LAN): sipp UAC/UAS,
  *   10 s of RTP both ways through the relay on 192.168.0.6, every packet checked, BYE, the
- *   relay's QoS report 0 % loss (sip-call.ts).
+ *   relay's QoS report 0 % loss (sip-call.ts) · every client's name and PTR by DDNS; Pi
+ *   II's DNS secondary has them all, and still answers with Pi I's DNS stopped (issue 12).
  * A check whose service is not registered in services/index.ts is skipped with that reason.
  * Prints the RSS of every netsvc and FRR process next to the reference's figures.
  * `npm run test:topology` (root; iproute2, util-linux, libcap2-bin, busybox, frr, curl,
@@ -99,6 +100,8 @@ for (const s of ['ftp_admin', 'ftp_user1', 'sip_2001', 'sip_2002', 'sip_2003', '
   secrets[s] = `nstopo-${s}-pw`;
 // The TSIG key both Pis' DHCP containers and Pi I's DNS share (containers/make-secrets.sh).
 secrets.ddns_key = `key "ddns-key" {\n\talgorithm hmac-sha256;\n\tsecret "${randomBytes(32).toString('base64')}";\n};\n`;
+// The transfer key of Pi II's DNS secondary, the same file on both Pis.
+secrets.xfr_key = `key "xfr-key" {\n\talgorithm hmac-sha256;\n\tsecret "${randomBytes(32).toString('base64')}";\n};\n`;
 
 await t.test(
   'routing healthy on both Pis (compose healthcheck: daemons answer, frr.conf addresses set)',
@@ -608,3 +611,53 @@ await t.test('memory after the run', async (t) => {
   );
   t.ok(rows.length > 0, 'measured');
 });
+
+await t.test(
+  "Pi II's DNS secondary: every client's name, and still answering with Pi I's DNS stopped",
+  { skip: notRegistered('dns') && 'dns not registered' },
+  async (t) => {
+    const dig = (ns: string, server: string, name: string, type = 'A') =>
+      inNs(ns, 'dig', ['+short', '+time=1', '+tries=1', `@${server}`, name, type], {
+        allowFail: true,
+      }).trim();
+    // Pi I's changes reach Pi II by NOTIFY and IXFR (signed with xfr-key) across OSPF.
+    for (const c of clients) {
+      const name = `${c.ns}.TIC2023.com`;
+      const deadline = Date.now() + 20_000;
+      let got = '';
+      while (Date.now() < deadline && (got = dig('nstopo-c4', '192.168.4.1', name)) === '')
+        await new Promise((r) => setTimeout(r, 250));
+      t.equal(got, clientIp.get(c.ns), `@192.168.4.1 ${name} → ${got || '(nothing)'}`);
+    }
+    t.equal(dig('nstopo-c5', '192.168.5.1', 'www.TIC2023.com'), '192.168.0.5', 'on eth2 too');
+    const pi1dns = procs.find((p) => p.spec.file === 'compose.yaml' && p.spec.name === 'dns');
+    t.ok(pi1dns, "Pi I's dns container");
+    if (!pi1dns) return;
+    await pi1dns.stop();
+    t.notMatch(
+      dig('nstopo-c4', '192.168.0.2', 'www.TIC2023.com'),
+      /^\d+\.\d+\.\d+\.\d+$/m,
+      "Pi I's DNS is down (no address from 192.168.0.2)",
+    );
+    const c = clients[0]!;
+    t.equal(
+      dig('nstopo-c4', '192.168.4.1', `${c.ns}.TIC2023.com`),
+      clientIp.get(c.ns),
+      'Pi II still answers a DHCP client name from its copy',
+    );
+    const rev = clientIp.get(c.ns)!.split('.').reverse().join('.') + '.in-addr.arpa';
+    t.equal(
+      dig('nstopo-c4', '192.168.4.1', rev, 'PTR').toLowerCase(),
+      `${c.ns}.tic2023.com.`,
+      'and its PTR',
+    );
+    // The Pi II client's resolver lists Pi II second (compose.pi2.yaml): a stub resolver
+    // that falls over to it still resolves.
+    const resolv = readFileSync('/etc/netns/nstopo-c4/resolv.conf', 'utf8');
+    t.match(
+      resolv,
+      /nameserver 192\.168\.0\.2\nnameserver 192\.168\.4\.1/,
+      'Pi II is the second DNS',
+    );
+  },
+);
