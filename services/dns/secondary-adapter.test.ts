@@ -105,11 +105,18 @@ async function primary(t: Test, secondaryPort: number) {
   return { server, port: server.bound[0]!.port, registry };
 }
 
-async function secondary(dir: string, port: number, primaryPort: number, envKey: string) {
+/** A secondary of sec.test on `port`; with `envKey`, transfers signed with key xfr from it. */
+async function secondary(dir: string, port: number, primaryPort: number, envKey?: string) {
   const cfg = Value.Default(DnsConfig, {
     listen: [{ address: '127.0.0.1', port }],
-    keys: [{ name: 'xfr', secretEnv: envKey }],
-    zones: [{ origin: 'sec.test', primaries: [`127.0.0.1:${primaryPort}`], key: 'xfr' }],
+    keys: envKey ? [{ name: 'xfr', secretEnv: envKey }] : [],
+    zones: [
+      {
+        origin: 'sec.test',
+        primaries: [`127.0.0.1:${primaryPort}`],
+        ...(envKey ? { key: 'xfr' } : {}),
+      },
+    ],
   }) as DnsConfig;
   const registry = new Registry();
   const server = new DnsServer(
@@ -260,21 +267,7 @@ t.test('a hostile primary: bad transfer streams never change the copy or crash',
   });
   await new Promise<void>((ok) => tcp.listen(port, '127.0.0.1', () => ok()));
   const secPort = await freePort();
-  const cfg = Value.Default(DnsConfig, {
-    listen: [{ address: '127.0.0.1', port: secPort }],
-    zones: [{ origin: 'sec.test', primaries: [`127.0.0.1:${port}`] }],
-  }) as DnsConfig;
-  const registry = new Registry();
-  const dir = t.testdir({});
-  const s = new DnsServer(
-    cfg,
-    dir,
-    pino({ level: 'silent' }),
-    createDnsMetrics(registry),
-    ':memory:',
-    dir,
-  );
-  await s.start();
+  const { server: s, registry } = await secondary(t.testdir({}), secPort, port);
   t.teardown(async () => {
     await s.stop();
     udp.close();

@@ -14,14 +14,11 @@ import t from 'tap';
 import { execFile, spawnSync } from 'node:child_process';
 import {
   chmodSync,
-  chownSync,
   cpSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
-  readdirSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
@@ -29,6 +26,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { freePorts, startDaemon, type Daemon } from '../../src/testing/daemon.js';
+import { chownTree, lookupUser } from './daemon-user.js';
 import { repoRoot, startNetsvcDir, which } from '../../bench/dns-servers.js';
 
 const root = repoRoot();
@@ -410,26 +408,4 @@ zone:
       .filter((l) => /tsig|badsig|badkey|notauth|refus/i.test(l));
     t.comment(`netsvc on the wrong key:\n${refusals.slice(-4).join('\n')}`);
   });
-}
-
-function lookupUser(
-  name: string,
-): { name: string; group: string; uid: number; gid: number } | undefined {
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${name}:`));
-  if (line === undefined) return undefined;
-  const [, , uid, gid] = line.split(':');
-  const group =
-    readFileSync('/etc/group', 'utf8')
-      .split('\n')
-      .find((l) => l.split(':')[2] === gid)
-      ?.split(':')[0] ?? String(gid);
-  return { name, group, uid: Number(uid), gid: Number(gid) };
-}
-
-function chownTree(path: string, uid: number, gid: number): void {
-  chownSync(path, uid, gid);
-  if (statSync(path).isDirectory())
-    for (const e of readdirSync(path)) chownTree(join(path, e), uid, gid);
 }

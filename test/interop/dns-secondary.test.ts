@@ -20,14 +20,11 @@ import t, { type Test } from 'tap';
 import { execFile, spawnSync } from 'node:child_process';
 import {
   chmodSync,
-  chownSync,
   cpSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
-  readdirSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
@@ -35,6 +32,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { freePorts, startDaemon, type Daemon } from '../../src/testing/daemon.js';
+import { chownTree, lookupUser } from './daemon-user.js';
 import { repoRoot, startNetsvcDir, which } from '../../bench/dns-servers.js';
 
 const root = repoRoot();
@@ -530,26 +528,4 @@ zone "${OPEN}" { type primary; file "${OPEN}.db"; allow-transfer { 127.0.0.1; };
     t.equal(await serialAt(port, ZONE), serial, `${ZONE} (EXPIRE 1 week) still served`);
     t.ok((await metric(adminPort, 'dns_secondary_checks_total', 'result="failed"')) >= 1);
   });
-}
-
-function lookupUser(
-  name: string,
-): { name: string; group: string; uid: number; gid: number } | undefined {
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${name}:`));
-  if (line === undefined) return undefined;
-  const [, , uid, gid] = line.split(':');
-  const group =
-    readFileSync('/etc/group', 'utf8')
-      .split('\n')
-      .find((l) => l.split(':')[2] === gid)
-      ?.split(':')[0] ?? String(gid);
-  return { name, group, uid: Number(uid), gid: Number(gid) };
-}
-
-function chownTree(path: string, uid: number, gid: number): void {
-  chownSync(path, uid, gid);
-  if (statSync(path).isDirectory())
-    for (const e of readdirSync(path)) chownTree(join(path, e), uid, gid);
 }
