@@ -7,7 +7,7 @@ import { loadTsigKeys } from './tsig-secret.js';
 import { DynamicZones, type UpdateResult } from './dynamic-zones.js';
 import { decodeMessage, RCODE } from './message.js';
 import { nameFromText } from './name.js';
-import { CLASS, TYPE, type RR } from './rr.js';
+import { CLASS, soaSerialOf, TYPE, type RR } from './rr.js';
 import { keyFromTriple, sign } from './tsig.js';
 import { encodeUpdate } from './update-message.js';
 import { rrFromText } from './zone-file.js';
@@ -62,9 +62,14 @@ t.test(
       got.map((r) => r.rcode),
       [RCODE.NOERROR, RCODE.NOERROR],
     );
-    t.equal(got[0]!.replaced, got[1]!.replaced, 'one rebuilt zone for the batch');
-    zone = got[0]!.replaced!;
-    t.equal(zone.serial, 3, 'two serial steps');
+    t.same(
+      got.map((r) => r.changed),
+      [O, O],
+      'both changed the zone (the server rebuilds it once, before its next query)',
+    );
+    t.equal(soaSerialOf(dz.soa(O)), 3, 'two serial steps, in the SOA a NOTIFY announces');
+    zone = dz.build(O);
+    t.equal(zone.serial, 3, 'the built zone has them');
     t.equal(zone.lookup(nameFromText('b.dyn.test.'), TYPE.A).kind, 'answer');
     t.equal(decodeMessage(got[0]!.reply).id, 1);
 
@@ -79,7 +84,8 @@ t.test(
       [RCODE.SERVFAIL],
       'not committed: SERVFAIL',
     );
-    t.notOk(got[0]!.replaced, 'nothing swapped in');
+    t.notOk(got[0]!.changed, 'nothing changed');
+    t.equal(dz.build(O).recordCount, zone.recordCount, 'the working records are as before');
     // Undone: "c does not exist" holds again (it would be YXDOMAIN had c stayed applied).
     got.length = 0;
     submit(

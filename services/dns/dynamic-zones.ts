@@ -4,9 +4,10 @@
  * on the zone file at every load and reload, and served by swapping in a rebuilt Zone.
  * The zone file stays the operator's (BIND's .jnl beside the file, here in the data dir).
  *
- * Limits: the zone is rebuilt from its records on each committed UPDATE (fine for a small
- * site's zones; a 100k-record zone costs ~0.5 s per change); UDP worker processes do not
- * see dynamic changes, so dynamic zones require `workers: 1` (config check).
+ * The served zone is rebuilt from the working records lazily (build(), called by the
+ * server before the next query, not per committed batch): a rebuild costs ~1.6 µs per
+ * record (18 ms at 11k), which per batch of a stream of UPDATEs halved their rate. UDP
+ * worker processes do not see dynamic changes, so dynamic zones require `workers: 1`.
  */
 import type { Logger } from 'pino';
 import { decodeMessage, FormatError, RCODE, rcodeToText, bareReply } from './message.js';
@@ -19,14 +20,17 @@ import type { ZoneView } from './update.js';
 import { UpdatePolicy } from './update-policy.js';
 import { ZoneRecords } from './zone-changes.js';
 import { Zone } from './zone.js';
-import { soaSerialOf, TYPE } from './rr.js';
+import { soaSerialOf, TYPE, type RR } from './rr.js';
 import type { JournalEntry } from './journal-store.js';
 
 export interface UpdateResult {
   readonly reply: Uint8Array;
   readonly rcode: number;
-  /** The zone to serve from now on, when the update changed it. */
-  readonly replaced?: Zone;
+  /**
+   * The zone the update changed (committed): its served copy is stale until `build()`
+   * makes the new one; the server does that before it answers the next query.
+   */
+  readonly changed?: Uint8Array;
 }
 
 /** What a zone without update rules offers the decision: nothing (it is refused first). */
@@ -197,16 +201,23 @@ export class DynamicZones {
         b.reply({ reply: b.verdict.reply(RCODE.SERVFAIL), rcode: RCODE.SERVFAIL });
       return;
     }
-    const rebuilt = new Map<string, Zone>();
-    for (const b of batch) {
-      const k = nameKey(b.origin);
-      let z = rebuilt.get(k);
-      if (!z) {
-        z = new Zone(b.origin, [...this.records.get(k)!.records()]);
-        rebuilt.set(k, z);
-      }
-      b.reply({ reply: b.verdict.reply(RCODE.NOERROR), rcode: RCODE.NOERROR, replaced: z });
-    }
+    for (const b of batch)
+      b.reply({ reply: b.verdict.reply(RCODE.NOERROR), rcode: RCODE.NOERROR, changed: b.origin });
+  }
+
+  /** The SOA the working records hold now (what a NOTIFY announces after a commit). */
+  soa(origin: Uint8Array): RR {
+    const recs = this.records.get(nameKey(origin));
+    const soa = recs?.view().rrset(origin, TYPE.SOA)[0];
+    if (!soa) throw new Error(`no working SOA for ${nameToText(origin)}`);
+    return soa;
+  }
+
+  /** The zone as the committed updates left it, to serve (the working records, packed). */
+  build(origin: Uint8Array): Zone {
+    const recs = this.records.get(nameKey(origin));
+    if (!recs) throw new Error(`no working records for ${nameToText(origin)}`);
+    return new Zone(origin, [...recs.records()]);
   }
 
   /** The journal of a dynamic zone (empty for others), for IXFR out. */

@@ -164,6 +164,11 @@ t.test('primary → secondary: AXFR, NOTIFY + IXFR, stored copy, expiry', async 
     await ask(p.port, sign(upd, key, { now: Date.now() / 1000 }).message),
   );
   t.equal(reply.rcode, RCODE.NOERROR, 'update committed on the primary');
+  t.same(
+    await rcodeAndA(p.port, 'new.sec.test'),
+    { rcode: RCODE.NOERROR, a: ['192.0.2.9'] },
+    'the next query on the primary sees it (the zone is rebuilt before answering)',
+  );
   const followed = await until(
     async () => (await rcodeAndA(secPort, 'new.sec.test')).a.includes('192.0.2.9'),
     3000,

@@ -31,7 +31,7 @@ import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
 import { bareReply, RCODE, rcodeToText } from './message.js';
 import { screenQuery } from './query-screen.js';
-import { soaSerialOf, TYPE, typeToText } from './rr.js';
+import { soaSerialOf, TYPE, typeToText, type RR } from './rr.js';
 import { nameFromText, nameKey, nameToText } from './name.js';
 import { ZoneSet } from './zone-set.js';
 import { AnswerCache } from './answer-cache.js';
@@ -72,6 +72,9 @@ export class ZoneLoadError extends Error {
 const nameKeyOf = (origin: string): string =>
   nameKey(nameFromText(origin.endsWith('.') ? origin : origin + '.'));
 
+/** A changed dynamic zone is rebuilt this long after its last change if no query comes first. */
+const FRESHEN_IDLE_MS = 100;
+
 const TSIG_REFUSAL: Record<number, string> = {
   [TSIG_ERROR.BADKEY]: 'BADKEY',
   [TSIG_ERROR.BADSIG]: 'BADSIG',
@@ -107,6 +110,9 @@ export class DnsServer {
   /** NOTIFY (RFC 1996) to each zone's secondaries when its serial changes. */
   private readonly notifier = new NotifySchedule();
   private readonly notifyTargets = new Map<string, NotifyTarget[]>();
+  /** Dynamic zones changed by committed UPDATEs since their served copy was built. */
+  private readonly stale = new Map<string, Uint8Array>();
+  private staleTimer: NodeJS.Timeout | undefined;
   private notifyTimer: NodeJS.Timeout | undefined;
   private readonly udpHits;
   private readonly tcpHits;
@@ -197,7 +203,7 @@ export class DnsServer {
         const zone = this.dynamic ? this.dynamic.withJournal(r.zone) : r.zone;
         next.push(zone);
         const before = keepOld ? this.zones.get(zone.origin) : undefined;
-        if (before && before.serial !== zone.serial) this.sendNotify(zone);
+        if (before && before.serial !== zone.serial) this.sendNotify(zone.origin, zone.soa);
         this.metrics.zoneSerial.set({ zone: r.origin }, r.zone.serial);
         this.metrics.zoneRecords.set({ zone: r.origin }, r.zone.recordCount);
         this.log.info(
@@ -219,6 +225,8 @@ export class DnsServer {
       }
     }
     this.primaryZones = next;
+    // The zones just built replayed the whole journal: nothing is stale.
+    this.stale.clear();
     this.rebuildZoneSet();
     return { ok: errors.length === 0, errors };
   }
@@ -320,6 +328,7 @@ export class DnsServer {
     await this.loader.close();
     this.dynamic?.close();
     if (this.notifyTimer) clearTimeout(this.notifyTimer);
+    if (this.staleTimer) clearTimeout(this.staleTimer);
     this.udp.length = 0;
     this.tcp.length = 0;
   }
@@ -394,6 +403,8 @@ export class DnsServer {
       this.onUpdate(msg, transport, send, t0);
       return undefined;
     }
+    // Every answer reflects every UPDATE already answered NOERROR.
+    if (this.stale.size > 0) this.freshen();
     // Malformed queries are settled here, before the cache key or the decoder allocate
     // anything, with the outcome the handler would give them (query-screen.ts).
     const screen = screenQuery(msg);
@@ -513,13 +524,16 @@ export class DnsServer {
         (origin) => this.zones.get(origin),
         Date.now(),
         (r) => {
-          if (r.replaced && this.zones.get(r.replaced.origin) !== r.replaced) {
-            const z = r.replaced;
-            this.primaryZones = this.primaryZones.map((x) => (x.originKey === z.originKey ? z : x));
-            this.rebuildZoneSet();
-            this.metrics.zoneSerial.set({ zone: nameToText(z.origin) }, z.serial);
-            this.metrics.zoneRecords.set({ zone: nameToText(z.origin) }, z.recordCount);
-            this.sendNotify(z);
+          if (r.changed) {
+            // Committed: the served copy is rebuilt before the next query (freshen), not per
+            // batch; cached answers are stale from now.
+            const k = nameKey(r.changed);
+            if (!this.stale.has(k)) this.stale.set(k, r.changed);
+            this.cache.clear();
+            const soa = this.dynamic!.soa(r.changed);
+            this.metrics.zoneSerial.set({ zone: nameToText(r.changed) }, soaSerialOf(soa));
+            this.sendNotify(r.changed, soa);
+            this.freshenSoon();
           }
           send(r.reply);
           this.metrics.queries.cell(['UPDATE', rcodeToText(r.rcode), transport]).n++;
@@ -548,12 +562,37 @@ export class DnsServer {
   }
 
   /** RFC 1996 §3.6: tell the zone's secondaries; resent until they answer (notify.ts). */
-  private sendNotify(zone: Zone): void {
-    const targets = this.notifyTargets.get(zone.originKey);
+  private sendNotify(origin: Uint8Array, soa: RR): void {
+    const targets = this.notifyTargets.get(nameKey(origin));
     if (!targets || this.udp.length === 0) return;
     this.emitNotify(
-      this.notifier.changed(zone.origin, zone.soa, targets, () => randomInt(0x10000), Date.now()),
+      this.notifier.changed(origin, soa, targets, () => randomInt(0x10000), Date.now()),
     );
+  }
+
+  /**
+   * Serve what the committed UPDATEs made: rebuild each changed dynamic zone (once, however
+   * many batches changed it since) and swap it in. Called before any query is answered, so
+   * an answer never lags a NOERROR already sent (read-your-writes, as BIND), and 100 ms
+   * after the last change when no query comes.
+   */
+  private freshen(): void {
+    if (this.staleTimer) clearTimeout(this.staleTimer);
+    this.staleTimer = undefined;
+    if (this.stale.size === 0) return;
+    for (const origin of this.stale.values()) {
+      const z = this.dynamic!.build(origin);
+      this.primaryZones = this.primaryZones.map((x) => (x.originKey === z.originKey ? z : x));
+      this.metrics.zoneRecords.set({ zone: nameToText(z.origin) }, z.recordCount);
+    }
+    this.stale.clear();
+    this.rebuildZoneSet();
+  }
+
+  private freshenSoon(): void {
+    if (this.staleTimer) clearTimeout(this.staleTimer);
+    this.staleTimer = setTimeout(() => this.freshen(), FRESHEN_IDLE_MS);
+    this.staleTimer.unref();
   }
 
   private emitNotify(sends: readonly { target: NotifyTarget; bytes: Uint8Array }[]): void {
