@@ -21,6 +21,7 @@ import { validate, ValidationSeverity } from 'dockerfile-utils';
 import { loadServices } from '../services/index.js';
 import { loadConfigDir, formatIssue } from '../src/config.js';
 import { REFERENCE_VARIABLES } from '../services/dhcp/reference-env.js';
+import type { DhcpConfig } from '../services/dhcp/config.js';
 import {
   REPO,
   COMPOSE_FILES,
@@ -29,6 +30,8 @@ import {
   parseDockerfile,
   imageRuntime,
   healthcheckPort,
+  layoutServices,
+  LAYOUTS,
   type ContainerSpec,
 } from './topology/compose-model.js';
 
@@ -56,7 +59,6 @@ const ROUTING_CAPS = [
   'KILL',
 ];
 const registered = new Set(services.map((s) => s.name));
-const PI_CONFIG = join(REPO, 'config/pi');
 const models = COMPOSE_FILES.map((f) => loadCompose(f));
 const read = (p: string): string => readFileSync(join(REPO, p), 'utf8');
 
@@ -240,42 +242,104 @@ t.test('docker-bake.hcl: arm/v7 first, arm64, amd64; the Dockerfile', async (t) 
   t.match(hcl, `dockerfile = "${DOCKERFILE}"`);
 });
 
-function netsvcContainers(m: (typeof models)[number]): (ContainerSpec & { netsvc: string })[] {
-  return m.services.filter((s): s is ContainerSpec & { netsvc: string } => s.netsvc !== undefined);
+/** Services a container runs: those its command names, else every one its config dir enables. */
+function configDirOf(c: ContainerSpec): string {
+  const i = c.command.indexOf('--config');
+  return i >= 0 ? (c.command[i + 1] ?? '') : '';
+}
+function loadFor(c: ContainerSpec) {
+  return loadConfigDir(join(REPO, configDirOf(c)), services, {
+    ...imageRuntime().env,
+    ...c.environment,
+  });
+}
+function runsOf(c: ContainerSpec): string[] {
+  if (c.runs.length > 0) return [...c.runs];
+  const loaded = loadFor(c);
+  return services
+    .map((s) => s.name)
+    .filter((n) => {
+      const e = loaded.services.get(n);
+      return e?.present === true && e.value.enabled !== false;
+    });
+}
+const netsvcOf = (list: readonly ContainerSpec[]): ContainerSpec[] =>
+  list.filter((s) => s.netsvcImage);
+
+/** What the Pi's DHCP serves on each interface, from the loaded config of every DHCP container. */
+interface DhcpRow {
+  interface: string;
+  subnet: string;
+  pools: string[];
+  routers: string[];
+  dnsServers: string[];
+  leaseTime: [number, number, number];
+}
+function dhcpRows(list: readonly ContainerSpec[]): DhcpRow[] {
+  const rows: DhcpRow[] = [];
+  for (const c of list) {
+    if (!runsOf(c).includes('dhcp')) continue;
+    const v = loadFor(c).services.get('dhcp')?.value as unknown as DhcpConfig | undefined;
+    if (!v) continue;
+    for (const l of v.listen)
+      for (const s of v.subnets.filter((s) => s.interface === l.interface)) {
+        const lt = { ...v.leaseTime, ...s.leaseTime };
+        rows.push({
+          interface: l.interface ?? '(none)',
+          subnet: s.subnet,
+          pools: s.pools.map((p) => `${p.start}-${p.end}`),
+          routers: [...(s.options?.routers ?? v.options?.routers ?? [])],
+          dnsServers: [...(s.options?.dnsServers ?? v.options?.dnsServers ?? [])],
+          leaseTime: [lt.default, lt.min, lt.max],
+        });
+      }
+  }
+  return rows.sort((a, b) => a.interface.localeCompare(b.interface));
 }
 
+/** The Pi's LANs: interface → its address (wlan0 is the host's; the others are in frr.conf). */
+const LANS: Record<string, Record<string, string>> = {
+  'compose.yaml': { eth1: '192.168.1.1', eth2: '192.168.2.1', wlan0: '192.168.0.1' },
+  'compose.pi2.yaml': { eth1: '192.168.4.1', eth2: '192.168.5.1' },
+};
+/** Services each Pi runs (in every layout, each exactly once). */
+const PI_SERVICES: Record<string, readonly string[]> = {
+  'compose.yaml': [...registered],
+  'compose.pi2.yaml': ['dns', 'dhcp'],
+};
+
 for (const m of models) {
-  t.test(`${m.file}: every container`, async (t) => {
-    const netsvc = netsvcContainers(m);
-    const ports = new Map<number, string>();
+  t.test(`${m.file}: every container (profile-gated ones included)`, async (t) => {
+    const netsvc = netsvcOf(m.all);
     const dataVolumes = new Map<string, string>();
     for (const c of netsvc) {
       t.test(c.name, async (t) => {
-        t.ok(c.netsvc in NEEDED_CAPS, `runs one of the reference's services (${c.netsvc})`);
-        // config/pi, or config/pi2 for a Pi II service whose file differs (its DNS secondary).
-        const profile = c.command[2] ?? '';
+        // config/pi, or config/pi2 for what differs on Pi II (its DNS secondary, its DHCP).
+        const profile = configDirOf(c);
         t.ok(
-          c.command.length === 3 &&
-            c.command[0] === c.netsvc &&
-            c.command[1] === '--config' &&
+          c.runs.length <= 1 &&
+            c.command.length === c.runs.length + 2 &&
+            c.command[c.runs.length] === '--config' &&
             ['config/pi', 'config/pi2'].includes(profile),
-          `command: <service> --config config/pi or config/pi2 (${c.command.join(' ')})`,
+          `command: [<service>] --config config/pi or config/pi2 (${c.command.join(' ')})`,
         );
-        t.match(
-          c.name,
-          new RegExp(`^${c.netsvc}(-[a-z0-9]+)?$`),
-          'named after its service (DESIGN.md rule 6)',
-        );
+        const runs = runsOf(c);
+        t.ok(runs.length > 0, `runs ${runs.join(', ')}`);
+        for (const r of runs) t.ok(r in NEEDED_CAPS, `runs one of the reference's services (${r})`);
+        if (c.netsvc)
+          t.match(
+            c.name,
+            new RegExp(`^${c.netsvc}(-[a-z0-9]+)?$`),
+            'named after its service (DESIGN.md rule 6)',
+          );
+        else t.equal(c.name, 'netsvc-all', 'every service of its config dir: netsvc-all');
         t.equal(c.networkMode, 'host', 'network_mode: host');
         t.ok(c.restart === 'unless-stopped' || c.restart === 'always', 'restarted when it exits');
         t.equal(c.readOnly, true, 'read-only root filesystem');
         t.match(c.user ?? '', /^[1-9]\d*:[1-9]\d*$/, 'non-root user');
         t.same(c.capDrop, ['ALL'], 'cap_drop: [ALL]');
-        t.same(
-          c.capAdd,
-          NEEDED_CAPS[c.netsvc] ?? ['?'],
-          `cap_add exactly ${NEEDED_CAPS[c.netsvc]?.join(', ')}`,
-        );
+        const caps = [...new Set(runs.flatMap((r) => NEEDED_CAPS[r] ?? ['?']))].sort();
+        t.same([...c.capAdd].sort(), caps, `cap_add exactly ${caps.join(', ')}`);
         t.notOk(
           c.securityOpt.some((o) => /no-new-privileges(:true)?$/.test(o)),
           'no no-new-privileges (the file capability needs exec to grant it)',
@@ -288,13 +352,6 @@ for (const m of models) {
           c.environment.NETSVC_ADMIN__PORT,
           'healthcheck port = NETSVC_ADMIN__PORT',
         );
-        if (port) {
-          t.notOk(
-            ports.has(port),
-            `admin port ${port} not shared (with ${ports.get(port) ?? 'none'})`,
-          );
-          ports.set(port, c.name);
-        }
         const hc = c.raw.healthcheck as Record<string, unknown>;
         t.ok(
           hc.interval && hc.retries && hc.start_period,
@@ -322,23 +379,20 @@ for (const m of models) {
               `volume ${mt.source} declared`,
             );
 
-        // Secrets: every /run/secrets path the service's config reads is granted, and each
-        // granted secret is a file under ./secrets (git-ignored).
-        const yamlFile = join(
-          PI_CONFIG,
-          '..',
-          profile.replace(/^config\//, ''),
-          `${c.netsvc}.yaml`,
-        );
-        const wanted = existsSync(yamlFile)
-          ? [...readFileSync(yamlFile, 'utf8').matchAll(/\/run\/secrets\/([\w.-]+)/g)].map(
-              (x) => x[1]!,
-            )
-          : [];
+        // Secrets: every /run/secrets path the config of its services reads is granted, and
+        // each granted secret is a file under ./secrets (git-ignored).
+        const wanted = runs.flatMap((r) => {
+          const yamlFile = join(REPO, profile, `${r}.yaml`);
+          return existsSync(yamlFile)
+            ? [...readFileSync(yamlFile, 'utf8').matchAll(/\/run\/secrets\/([\w.-]+)/g)].map(
+                (x) => x[1]!,
+              )
+            : [];
+        });
         t.same(
           [...c.secrets].sort(),
           [...new Set(wanted)].sort(),
-          `secrets = the /run/secrets files ${c.netsvc}.yaml reads`,
+          `secrets = the /run/secrets files ${runs.map((r) => `${r}.yaml`).join(', ')} read`,
         );
         const top = (m.doc.secrets ?? {}) as Record<string, { file?: string }>;
         for (const s of c.secrets)
@@ -356,21 +410,15 @@ for (const m of models) {
             `environment ${k} is a netsvc override${c.netsvc === 'dhcp' ? ' or a reference DHCP variable' : ''}`,
           );
 
-        if (!registered.has(c.netsvc)) {
+        const unregistered = runs.filter((r) => !registered.has(r));
+        if (unregistered.length > 0) {
           t.skip(
-            `config load with this environment: service "${c.netsvc}" not yet registered in services/index.ts`,
+            `config load with this environment: ${unregistered.join(', ')} not yet registered in services/index.ts`,
             () => {},
           );
           return;
         }
-        const loaded = loadConfigDir(
-          join(PI_CONFIG, '..', profile.replace(/^config\//, '')),
-          services,
-          {
-            ...imageRuntime().env,
-            ...c.environment,
-          },
-        );
+        const loaded = loadFor(c);
         t.same(
           loaded.issues.map(formatIssue),
           [],
@@ -386,9 +434,10 @@ for (const m of models) {
       });
     }
     for (const c of netsvc)
-      if (c.netsvc === 'dhcp') {
+      if (c.netsvc === 'dhcp' && c.environment.IFDHCP) {
         t.test(`${c.name}: reference DHCP environment matches the FRR config`, async (t) => {
           const e = c.environment;
+          t.same(c.profiles, ['per-interface'], 'only in the per-interface profile');
           t.ok(
             e.IFDHCP &&
               e.IPV4_SUBNET &&
@@ -418,16 +467,127 @@ for (const m of models) {
             'service_healthy',
             'starts after routing is healthy (routing addresses its interface)',
           );
-          const routing = m.services.find((s) => s.name === 'routing')!;
-          const frrDir = routing.mounts.find((mt) => mt.target === '/etc/frr')!.source!;
-          const conf = read(join(frrDir, 'frr.conf'));
-          const block = new RegExp(
-            `^interface ${e.IFDHCP}\\n(?: .*\\n)*? ip address ${e.IPV4_GATEWAY!.replace(/\./g, '\\.')}/24$`,
-            'm',
-          );
-          t.match(conf, block, `${frrDir}/frr.conf puts ${e.IPV4_GATEWAY}/24 on ${e.IFDHCP}`);
         });
       }
+
+    t.test('DHCP: every LAN served once, as the reference, in every layout', async (t) => {
+      const routing = m.all.find((s) => s.name === 'routing')!;
+      const frrDir = routing.mounts.find((mt) => mt.target === '/etc/frr')!.source!;
+      const conf = read(join(frrDir, 'frr.conf'));
+      const lans = LANS[m.file]!;
+      const rows = dhcpRows(layoutServices(m, 'default'));
+      t.same(
+        rows.map((r) => r.interface),
+        Object.keys(lans).sort(),
+        `default layout: one subnet on each LAN (${Object.keys(lans).join(', ')})`,
+      );
+      for (const r of rows) {
+        const gw = lans[r.interface]!;
+        const net = gw.replace(/\.1$/, '');
+        t.equal(r.subnet, `${net}.0/24`, `${r.interface}: ${net}.0/24`);
+        t.same(r.pools, [`${net}.10-${net}.100`], `${r.interface}: pool .10-.100`);
+        t.same(r.routers, [gw], `${r.interface}: router ${gw}, the interface address`);
+        if (r.interface !== 'wlan0')
+          t.match(
+            conf,
+            new RegExp(
+              `^interface ${r.interface}\\n(?: .*\\n)*? ip address ${gw.replace(/\./g, '\\.')}/24$`,
+              'm',
+            ),
+            `${frrDir}/frr.conf puts ${gw}/24 on ${r.interface}`,
+          );
+        t.same(
+          r.dnsServers,
+          m.file === 'compose.yaml'
+            ? ['192.168.0.2', '1.1.1.1', '8.8.8.8']
+            : ['192.168.0.2', gw, '1.1.1.1', '8.8.8.8'],
+          `${r.interface}: DNS ${r.dnsServers.join(', ')} (Pi I's first${m.file === 'compose.yaml' ? '' : ', then this Pi on that LAN'})`,
+        );
+        t.same(r.leaseTime, [120, 60, 3600], `${r.interface}: leases 120/60/3600 s`);
+      }
+      for (const layout of LAYOUTS)
+        if (layout !== 'default')
+          t.same(
+            dhcpRows(layoutServices(m, layout)),
+            rows,
+            `${layout} layout serves the same subnets, pools and options`,
+          );
+    });
+
+    t.test('layouts: default, per-interface, small', async (t) => {
+      const dflt = layoutServices(m, 'default');
+      t.same(
+        dflt.filter((s) => s.profiles.length > 0).map((s) => s.name),
+        [],
+        'a profile-gated service does not start by default',
+      );
+      for (const s of m.all.filter((s) => s.profiles.length > 0))
+        t.ok(
+          (s.name === 'netsvc-all' && s.profiles.join() === 'small') ||
+            (/^dhcp-/.test(s.name) && s.profiles.join() === 'per-interface'),
+          `${s.name}: profiles [${s.profiles.join(', ')}]`,
+        );
+      t.ok(
+        m.all.some((s) => s.name === 'netsvc-all'),
+        'has netsvc-all (profile small)',
+      );
+      t.ok(
+        m.all.some((s) => s.profiles.includes('per-interface')),
+        'has the per-interface DHCP containers',
+      );
+      for (const layout of LAYOUTS) {
+        const started = layoutServices(m, layout);
+        const netsvc = netsvcOf(started);
+        t.ok(
+          started.some((s) => s.name === 'routing'),
+          `${layout}: routing starts (the LANs' addresses)`,
+        );
+        const ports = netsvc.map((c) => healthcheckPort(c));
+        t.same(
+          [...new Set(ports)].sort(),
+          [...ports].sort(),
+          `${layout}: admin ports distinct (${ports.join(', ')})`,
+        );
+        const served = netsvc.flatMap((c) => runsOf(c));
+        const once = served.filter((s) => s !== 'dhcp');
+        t.same(
+          [...new Set(served)].sort(),
+          [...PI_SERVICES[m.file]!].sort(),
+          `${layout}: runs ${[...new Set(served)].join(', ')}`,
+        );
+        t.same(once, [...new Set(once)], `${layout}: every service but DHCP in one container`);
+        // The monitor scrapes every netsvc process of its layout (the per-interface layout
+        // keeps the default's list: dhcp-wlan0 is scraped as `dhcp`; containers/README.md).
+        const mon = netsvc.find((c) => runsOf(c).includes('monitor'));
+        if (mon && layout !== 'per-interface') {
+          const targets = (
+            loadFor(mon).services.get('monitor')?.value as { targets?: { url: string }[] }
+          ).targets;
+          t.same(
+            (targets ?? []).map((x) => Number(new URL(x.url).port)).sort(),
+            ports.sort(),
+            `${layout}: the monitor scrapes every admin port of the layout`,
+          );
+        }
+      }
+      const all = m.all.find((s) => s.name === 'netsvc-all');
+      if (all) {
+        t.same(all.runs, [], 'netsvc-all names no service: every one enabled in its config dir');
+        t.same(
+          runsOf(all).sort(),
+          [...PI_SERVICES[m.file]!].sort(),
+          `netsvc-all runs ${runsOf(all).join(', ')}`,
+        );
+        t.same(
+          layoutServices(m, 'small')
+            .map((s) => s.name)
+            .sort(),
+          ['netsvc-all', 'routing'],
+          '`docker compose up -d netsvc-all` starts it and routing (depends_on)',
+        );
+      }
+    });
+
     t.test('routing', async (t) => {
       const r = m.services.find((s) => s.name === 'routing');
       t.ok(r, 'has a routing container');
@@ -460,13 +620,11 @@ for (const m of models) {
 }
 
 t.test(
-  "compose.yaml runs the five services of Pi I and the monitor, compose.pi2.yaml DHCP on eth1/eth2, routing and a DNS secondary of Pi I's zones",
+  "compose.yaml runs the five services of Pi I and the monitor, compose.pi2.yaml DHCP, routing and a DNS secondary of Pi I's zones",
   async (t) => {
     const [pi1, pi2] = models;
     t.same(pi1!.services.map((s) => s.name).sort(), [
-      'dhcp-eth1',
-      'dhcp-eth2',
-      'dhcp-wlan0',
+      'dhcp',
       'dns',
       'ftp',
       'http',
@@ -474,7 +632,21 @@ t.test(
       'routing',
       'sip',
     ]);
-    t.same(pi2!.services.map((s) => s.name).sort(), ['dhcp-eth1', 'dhcp-eth2', 'dns', 'routing']);
+    t.same(pi2!.services.map((s) => s.name).sort(), ['dhcp', 'dns', 'routing']);
+    t.same(
+      pi1!.all
+        .filter((s) => s.profiles.length > 0)
+        .map((s) => s.name)
+        .sort(),
+      ['dhcp-eth1', 'dhcp-eth2', 'dhcp-wlan0', 'netsvc-all'],
+    );
+    t.same(
+      pi2!.all
+        .filter((s) => s.profiles.length > 0)
+        .map((s) => s.name)
+        .sort(),
+      ['dhcp-eth1', 'dhcp-eth2', 'netsvc-all'],
+    );
     for (const name of registered)
       t.ok(
         pi1!.services.some((s) => s.netsvc === name),

@@ -1,16 +1,12 @@
 /**
- * Secondary zones (issue 11; RFC 1034 §4.3.5, RFC 1995, RFC 1996, RFC 5936): for each zone
- * with `primaries`, the clock (secondary-timers.ts) says when to ask a primary for its SOA;
- * a greater serial starts a transfer over TCP (IXFR with our SOA when we hold a copy, AXFR
- * otherwise); the new copy is stored (secondary-store.ts) before it is served. A NOTIFY
- * from a primary makes a check due at once. Past EXPIRE without contact the zone answers
- * SERVFAIL; after a restart the stored copy serves at once, keeping the expiry its last
- * contact set. With a `key`, every SOA query and transfer is TSIG-signed and the answers
- * must be signed by the same key.
- *
- * Limits (BIND's precedents): SOA query timeout 3 s per primary; a transfer must finish
- * within 60 s (max-transfer-time-in is 120 min in BIND: our zones are small) and send
- * something every 15 s (max-transfer-idle-in); at most MAX_TRANSFER_RECORDS records.
+ * Secondary zones' sockets and timers (issue 11; RFC 1034 §4.3.5, 1995, 1996, 5936): per
+ * zone one timer from its clock (secondary-timers.ts); a check asks the primaries for the
+ * SOA, a greater serial is transferred over TCP (IXFR from our SOA, else AXFR), stored
+ * (secondary-store.ts), then served. NOTIFY from a primary checks at once; past EXPIRE the
+ * zone is SERVFAIL. With `key`, requests are TSIG-signed and answers must verify.
+ * Limits (BIND's precedents): SOA timeout 3 s per primary; a transfer within 60 s
+ * (max-transfer-time-in) with no 15 s silence (max-transfer-idle-in), at most
+ * MAX_TRANSFER_RECORDS records.
  */
 import { createSocket } from 'node:dgram';
 import { connect, isIP } from 'node:net';

@@ -1,15 +1,11 @@
 /**
- * The last good copy of each secondary zone on disk, so a restarted server answers from it
- * at once (RFC 1034 §4.3.5 lets a secondary serve its copy until EXPIRE) instead of
- * waiting for the primary. One file per zone in `<dataDir>/secondary/`, in a binary
- * record format (BIND keeps secondaries in its `raw` format by default, for the same
- * reason: exact bytes, no parse of presentation text), written to a temporary file,
- * fsynced and renamed over the old one, so a power cut leaves the old copy or the new
- * one, never half of one. When the primary last confirmed the copy is a small file
- * beside it, rewritten at each SOA check (the zone is written only when it changed).
- *
- * Format: "NSZ1", then per record: owner length (u8), owner (wire), type, class (u16),
- * TTL (u32), RDATA length (u16), RDATA; big-endian.
+ * The last good copy of each secondary zone, so a restart serves at once (RFC 1034 §4.3.5:
+ * until EXPIRE). One file per zone in `<dataDir>/secondary/`, binary records (BIND keeps
+ * secondaries in its `raw` format too: exact bytes, no text to parse), written to a temp
+ * file, fsynced and renamed: a power cut leaves the old copy or the new one. The time a
+ * primary last confirmed the copy is a small file beside it, rewritten per SOA check.
+ * Format: "NSZ1", then per record owner length (u8), owner, type, class (u16), TTL (u32),
+ * RDATA length (u16), RDATA; big-endian.
  */
 import {
   closeSync,

@@ -1,19 +1,10 @@
 /**
- * A secondary zone's clock (RFC 1034 §4.3.5, RFC 1996 §3): when to ask the primary for
- * its SOA, when to retry, when the copy has expired. Pure, on an injected time in ms.
- *
- * - After a good check or transfer the next check is at REFRESH; after a failure at RETRY.
- * - A NOTIFY (RFC 1996 §3.7) makes the next check due now, but at most one check runs at a
- *   time, and NOTIFYs closer than `notifyHoldMs` (200 ms) apart start one check, so a
- *   primary's burst of NOTIFYs is one SOA query; a NOTIFY whose SOA is not newer than our
- *   copy starts none (RFC 1996 §3.11; the primary's resends of a change we already have). A NOTIFY that
- *   arrives within the hold is kept for the end of the hold; one that arrives while a
- *   check runs gets one more check right after it (BIND queues a refresh so), so a
- *   change made during a transfer is not left waiting for REFRESH.
- * - EXPIRE seconds after the last good contact the copy stops answering (SERVFAIL, §4.3.5:
- *   "the secondary ... must not continue to serve the zone"); a copy loaded from disk at
- *   start keeps the expiry its last contact set.
- * - The primary's serial is compared by RFC 1982: only a greater serial is transferred.
+ * A secondary zone's clock (RFC 1034 §4.3.5, RFC 1996 §3), pure, on an injected time in ms:
+ * checks at REFRESH after a good contact, RETRY after a failure (no copy: 5 s doubling to
+ * 60 s); a NOTIFY makes a check due now, one at a time, NOTIFYs within 200 ms one check,
+ * one during a check another right after it, one announcing a serial we hold none (§3.11);
+ * EXPIRE after the last good contact stops serving (SERVFAIL), also across restarts (the
+ * contact time is stored). Serials compare by RFC 1982.
  */
 import { serialGreater } from './update.js';
 

@@ -1,13 +1,10 @@
 /**
- * A secondary zone's side of the conversation with its primary, pure: the SOA query
- * (RFC 1034 §4.3.5), the transfer request (IXFR with our SOA, RFC 1995 §3; AXFR when we
- * hold no copy, RFC 5936), reading the answer stream message by message until it is
- * complete, and the new copy built from it. The adapter (secondary-adapter.ts) sends,
- * receives, signs and stores.
- *
- * Limits, as BIND and Knot keep them: a transfer is at most `MAX_TRANSFER_RECORDS`
- * records (Knot's zone-max-size idea, counted in records) so a hostile primary cannot
- * fill memory; every message must answer our question (same ID, QR, rcode NOERROR).
+ * A secondary's side of the conversation with its primary, pure: the SOA query (RFC 1034
+ * §4.3.5), the transfer request (IXFR with our SOA, RFC 1995 §3; AXFR without a copy, RFC
+ * 5936), reading the answer stream message by message until complete, and the new copy.
+ * The adapter (secondary-adapter.ts) sends, receives, signs and stores. Limits: at most
+ * MAX_TRANSFER_RECORDS records (Knot's zone-max-size, in records); every message must
+ * answer our question (same ID, QR, NOERROR).
  */
 import { FLAG, MessageWriter, OPCODE, RCODE, rcodeToText, type Message } from './message.js';
 import { nameKey, nameToText } from './name.js';

@@ -1,15 +1,10 @@
 /**
- * A request's TSIG (RFC 8945 §5.2) checked once for every kind of request (query, transfer,
- * UPDATE), and the answers signed to match (§5.3). Pure.
- *
- * - No TSIG: the request is served as unsigned.
- * - A TSIG anywhere but last: FORMERR (§5.1).
- * - Unknown key, bad MAC, bad time: NOTAUTH with a TSIG carrying the error (§5.2); BADTIME
- *   answers are signed and carry our time as Other Data (§5.2.3); the others have no MAC,
- *   for we cannot sign with a key we could not trust.
- * - Verified: the handler sees the message without its TSIG; every message of the answer
- *   is signed, the first over the request's MAC, later ones of a transfer over the prior
- *   message's MAC and the timers only (§5.3.1).
+ * A request's TSIG (RFC 8945 §5.2) checked once for every kind of request, and answers
+ * signed to match (§5.3). Pure. No TSIG: unsigned. Not last: FORMERR (§5.1). Unknown key,
+ * bad MAC, bad time: NOTAUTH with the error in a TSIG (BADTIME signed with our time,
+ * §5.2.3; the others unsigned: we cannot sign with a key we could not trust). Verified:
+ * the handler sees the request unsigned; every answer message is signed, the first over
+ * the request's MAC, later ones over the prior MAC and the timers (§5.3.1).
  */
 import {
   errorTsig,

@@ -1,6 +1,8 @@
 /**
  * Read compose.yaml / compose.pi2.yaml and containers/Dockerfile into plain data: what each
- * container runs (argv, environment, user, capabilities, mounts, secrets, healthcheck).
+ * container runs (argv, environment, user, capabilities, mounts, secrets, healthcheck), and
+ * which containers each documented way of bringing a Pi up starts (LAYOUTS: the default,
+ * the `per-interface` DHCP profile, the `small` one-container profile).
  * Shared by test/containers.test.ts (consistency checks), test/interop/containers.test.ts
  * and test/topology/ (native runs of the exact container command). No I/O beyond reading
  * the files; nothing here needs root.
@@ -27,9 +29,18 @@ export interface ContainerSpec {
   /** compose service name (dns, dhcp-eth1, routing, …) */
   readonly name: string;
   readonly image: string;
-  /** the netsvc service it runs (the command's first word), for netsvc-image containers */
+  /** built from containers/Dockerfile (runs `netsvc …`) */
+  readonly netsvcImage: boolean;
+  /**
+   * netsvc-image containers: the services its command names (the words before the first
+   * option); empty = every service enabled in its config dir (`netsvc --config DIR`)
+   */
+  readonly runs: readonly string[];
+  /** the one netsvc service it runs, when its command names exactly one */
   readonly netsvc?: string;
   readonly command: readonly string[];
+  /** compose `profiles`: empty = started by a plain `docker compose up` */
+  readonly profiles: readonly string[];
   readonly environment: Readonly<Record<string, string>>;
   readonly user?: string;
   readonly capAdd: readonly string[];
@@ -48,7 +59,10 @@ export interface ContainerSpec {
 export interface ComposeModel {
   readonly file: string;
   readonly doc: Record<string, unknown>;
+  /** what a plain `docker compose up -d` starts: the services without `profiles` */
   readonly services: readonly ContainerSpec[];
+  /** every service of the file, profile-gated ones included */
+  readonly all: readonly ContainerSpec[];
 }
 
 type Obj = Record<string, unknown>;
@@ -104,6 +118,8 @@ export function loadCompose(file: string): ComposeModel {
     const image = interpolate(String(raw.image ?? ''));
     const command = Array.isArray(raw.command) ? raw.command.map(String) : [];
     const isNetsvc = isObj(raw.build) && String(raw.build.dockerfile ?? '') === DOCKERFILE;
+    const firstOption = command.findIndex((a) => a.startsWith('-'));
+    const runs = isNetsvc ? command.slice(0, firstOption < 0 ? command.length : firstOption) : [];
     const hc =
       isObj(raw.healthcheck) && Array.isArray(raw.healthcheck.test)
         ? raw.healthcheck.test.map(String)
@@ -118,8 +134,11 @@ export function loadCompose(file: string): ComposeModel {
       file,
       name,
       image,
-      ...(isNetsvc && command[0] ? { netsvc: command[0] } : {}),
+      netsvcImage: isNetsvc,
+      runs,
+      ...(runs.length === 1 ? { netsvc: runs[0]! } : {}),
       command,
+      profiles: Array.isArray(raw.profiles) ? raw.profiles.map(String) : [],
       environment: envOf(raw.environment),
       ...(raw.user !== undefined ? { user: String(raw.user) } : {}),
       capAdd: Array.isArray(raw.cap_add) ? raw.cap_add.map(String) : [],
@@ -137,7 +156,41 @@ export function loadCompose(file: string): ComposeModel {
       raw,
     });
   }
-  return { file, doc, services };
+  return { file, doc, services: services.filter((s) => s.profiles.length === 0), all: services };
+}
+
+/**
+ * The documented ways to bring a Pi up (containers/README.md) and what each starts:
+ *   default        `docker compose up -d`: every service without `profiles`
+ *   per-interface  `docker compose --profile per-interface up -d --scale dhcp=0`: the
+ *                  reference's one DHCP container per interface instead of `dhcp`
+ *   small          `docker compose up -d netsvc-all`: the targeted service (its profile is
+ *                  enabled by naming it) and what it depends_on, transitively
+ * A file without the layout's services starts its default set.
+ */
+export const LAYOUTS = ['default', 'per-interface', 'small'] as const;
+export type Layout = (typeof LAYOUTS)[number];
+
+export function layoutServices(model: ComposeModel, layout: Layout): readonly ContainerSpec[] {
+  if (layout === 'per-interface') {
+    const gated = model.all.filter((s) => s.profiles.includes('per-interface'));
+    if (gated.length === 0) return model.services;
+    return [...model.services.filter((s) => s.name !== 'dhcp'), ...gated];
+  }
+  if (layout === 'small') {
+    const target = model.all.find((s) => s.name === 'netsvc-all');
+    if (!target) return model.services;
+    const names = new Set<string>();
+    const visit = (name: string): void => {
+      if (names.has(name)) return;
+      names.add(name);
+      for (const dep of Object.keys(model.all.find((s) => s.name === name)?.dependsOn ?? {}))
+        visit(dep);
+    };
+    visit(target.name);
+    return model.all.filter((s) => names.has(s.name));
+  }
+  return model.services;
 }
 
 export interface DockerfileStage {

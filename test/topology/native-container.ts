@@ -122,7 +122,7 @@ export function containerScript(
   script: string;
   secrets: Record<string, string>;
 } {
-  if (!spec.netsvc) throw new Error(`${spec.name} is not a netsvc container`);
+  if (!spec.netsvcImage) throw new Error(`${spec.name} is not a netsvc container`);
   const inst = opts.instance ?? `${spec.file.replace(/\W/g, '_')}-${spec.name}`;
   const base = join(opts.dirs.root, inst);
   const [uid = '1000', gid = uid] = (spec.user ?? image.user).split(':');
