@@ -10,6 +10,7 @@
  * `benchDhcp(opts)` is the plain entry; `dhcpScenario` adapts it to bench/run.ts. Needs root
  * (network namespace nsdhcp-bench, removed afterwards).
  */
+import { imageNodeFlags } from './image-runtime.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -127,7 +128,7 @@ process.on('SIGTERM', async () => { await svc.stop(); process.exit(0); });
   return startDaemon({
     name: 'netsvc',
     command: 'ip',
-    args: ['netns', 'exec', NS, process.execPath, launcher, cfg],
+    args: ['netns', 'exec', NS, process.execPath, ...imageNodeFlags(), launcher, cfg],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NETSVC_DATA_DIR: data },
     ready: { log: /listening on 127\.0\.0\.1:67/ },
     ...(verbose ? { onLine: (l: string) => console.error(`[netsvc] ${l}`) } : {}),

@@ -39,15 +39,10 @@ export interface RunningDnsServer {
   readonly daemon: Daemon;
 }
 
-/** The repository root (the folder holding package.json), from src or from dist. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bench'))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error('repository root not found');
-}
+import { repoRoot } from './repo-root.js';
+import { imageMemoryEnv, imageNodeFlags } from './image-runtime.js';
+
+export { repoRoot };
 
 /** Absolute path of an executable on PATH (plus the sbin folders), or undefined. */
 export function which(cmd: string): string | undefined {
@@ -192,9 +187,10 @@ export async function startNetsvcDir(opts: {
   return startDaemon({
     name: 'netsvc',
     command: process.execPath,
-    args: [main, 'dns', '--config', opts.configDir],
+    // As the image runs it (containers/Dockerfile ENTRYPOINT and ENV).
+    args: [...imageNodeFlags(), main, 'dns', '--config', opts.configDir],
     cwd: opts.configDir,
-    env: cleanEnv(opts.env ?? {}),
+    env: cleanEnv({ ...imageMemoryEnv(), ...(opts.env ?? {}) }),
     ready: [
       { http: `http://${opts.adminAddress ?? '127.0.0.1'}:${opts.adminPort}/readyz` },
       ...(opts.checks ?? []).map((check) => ({ check })),

@@ -13,6 +13,7 @@
  * `benchFtp(opts)` returns one row per server; `ftpScenario` wraps it for bench/run.ts
  * (opsPerSec = small files per second; the transfer speeds go in `extra`).
  */
+import { imageNodeFlags } from './image-runtime.js';
 import { execFileSync, spawn } from 'node:child_process';
 import {
   chmodSync,
@@ -162,7 +163,7 @@ process.on('SIGTERM', () => svc.stop().then(() => process.exit(0)));
     name: 'netsvc-ftp',
     command: process.execPath,
     args: registered
-      ? [join(dist, 'src/main.js'), 'ftp', '--config', cfgDir]
+      ? [...imageNodeFlags(), join(dist, 'src/main.js'), 'ftp', '--config', cfgDir]
       : ['--input-type=module', '-e', launcher, cfgDir],
     cwd: root,
     ready: { tcp: { host: '127.0.0.1', port } },

@@ -22,6 +22,7 @@
  * Run directly: `node dist/bench/http.js` (or through the bench harness). The file is also
  * its own child entry: `http.js --serve <json>` starts the service in this process.
  */
+import { imageNodeFlags } from './image-runtime.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
   chmodSync,
@@ -368,6 +369,7 @@ export async function benchHttp(opts: BenchHttpOptions = {}): Promise<BenchHttpR
       process.execPath,
       [
         ...process.execArgv,
+        ...imageNodeFlags(),
         self,
         '--serve',
         JSON.stringify(netsvcConfig(s, netsvcPort, accessLog)),

@@ -13,6 +13,7 @@
  * harness (bench/run.ts). Needs `sipp` (sip-tester) and `kamailio`; a missing binary gives
  * a row with an `error`.
  */
+import { imageNodeFlags } from './image-runtime.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
   mkdtempSync,
@@ -273,10 +274,14 @@ export async function benchSip(opts: BenchSipOptions = {}): Promise<BenchSipRow[
         );
         const env: NodeJS.ProcessEnv = { ...process.env, NETSVC_DATA_DIR: join(work, 'data') };
         delete env.NODE_OPTIONS;
-        child = spawn(process.execPath, [join(repo, 'dist/src/main.js'), 'sip', '--config', cfg], {
-          env,
-          stdio: 'ignore',
-        });
+        child = spawn(
+          process.execPath,
+          [...imageNodeFlags(), join(repo, 'dist/src/main.js'), 'sip', '--config', cfg],
+          {
+            env,
+            stdio: 'ignore',
+          },
+        );
       } else {
         if (!has('kamailio')) {
           rows.push(empty(name, 'kamailio not installed'));

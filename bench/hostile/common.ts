@@ -7,6 +7,7 @@
  * /proc/PID/clear_refs`, proc(5)) just before the attack starts, so start-up does not count.
  * RSS "after" is VmRSS a few seconds after the attack ended.
  */
+import { imageNodeFlags } from '../image-runtime.js';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,7 +56,7 @@ export async function startService(
   const daemon = await startDaemon({
     name: `netsvc-${name}`,
     command: process.execPath,
-    args: [join(root, 'dist/src/main.js'), name, '--config', configDir],
+    args: [...imageNodeFlags(), join(root, 'dist/src/main.js'), name, '--config', configDir],
     cwd: root,
     env: cleanEnv({
       NETSVC_DATA_DIR: join(work, 'data'),
