@@ -334,14 +334,6 @@ export function checkDnsConfig(cfg: DnsConfig, configDir: string): string[] {
         out.push(`/zones/${i}/notify/${j}: "${n}" is not "address" or "address:port"`);
     });
   });
-  if (cfg.workers > 1 && cfg.zones.some((z) => (z.update?.allow.length ?? 0) > 0))
-    out.push(
-      `/workers: ${cfg.workers} with dynamic zones (update.allow): UDP workers do not see UPDATEs yet; set workers: 1`,
-    );
-  if (cfg.workers > 1 && cfg.zones.some((z) => z.primaries !== undefined))
-    out.push(
-      `/workers: ${cfg.workers} with secondary zones (primaries): UDP workers do not see transfers yet; set workers: 1`,
-    );
   checkCidrs(cfg.transfer.allow).forEach((m) => out.push(`/transfer/allow: ${m}`));
   cfg.transfer.keys.forEach((k, j) => {
     if (!keyNames.has(k.toLowerCase().replace(/\.?$/, '.')))

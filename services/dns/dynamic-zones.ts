@@ -205,6 +205,11 @@ export class DynamicZones {
       b.reply({ reply: b.verdict.reply(RCODE.NOERROR), rcode: RCODE.NOERROR, changed: b.origin });
   }
 
+  /** Whether `origin` takes UPDATEs (its served copy is built here, not from its file). */
+  isDynamic(origin: Uint8Array): boolean {
+    return this.policies.has(nameKey(origin));
+  }
+
   /** The SOA the working records hold now (what a NOTIFY announces after a commit). */
   soa(origin: Uint8Array): RR {
     const recs = this.records.get(nameKey(origin));

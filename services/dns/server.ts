@@ -39,7 +39,7 @@ import { TcpFramer, frame } from './tcp-framing.js';
 import { loadZoneFile, ZoneLoadThread, type ZoneLoad } from './zone-store.js';
 import type { DnsConfig } from './config.js';
 import type { DnsMetrics } from './metrics.js';
-import type { Zone } from './zone.js';
+import { Zone } from './zone.js';
 import { Forwarder } from './forward-adapter.js';
 import { Secondaries } from './secondary-adapter.js';
 import { loadTsigKeys } from './tsig-secret.js';
@@ -55,6 +55,7 @@ import {
 import { decodeMessage, OPCODE } from './message.js';
 import { notifyAnswer } from './notify.js';
 import type { ZoneFileSpec } from './zone-store.js';
+import type { PackedZone } from './zone-pack.js';
 import { UdpWorkerPool, workersAvailable } from './worker-pool-adapter.js';
 
 type TcpCloseReason = 'idle' | 'message_timeout' | 'zero_length' | 'per_source_limit';
@@ -112,7 +113,11 @@ export class DnsServer {
   private readonly notifyTargets = new Map<string, NotifyTarget[]>();
   /** Dynamic zones changed by committed UPDATEs since their served copy was built. */
   private readonly stale = new Map<string, Uint8Array>();
+  /** Worker: zones the parent pushed (applyShared), by origin key, and its unavailable ones. */
+  private readonly shared = new Map<string, Zone>();
+  private sharedUnavailable: Uint8Array[] = [];
   private staleTimer: NodeJS.Timeout | undefined;
+  private freshenQueued = false;
   private notifyTimer: NodeJS.Timeout | undefined;
   private readonly udpHits;
   private readonly tcpHits;
@@ -130,15 +135,24 @@ export class DnsServer {
     journalFile = ':memory:',
     /** Where secondary zone copies are kept (needed when the config has secondary zones). */
     secondaryDir?: string,
+    /**
+     * A UDP worker process (worker-server.ts): it answers queries from the zones it loads
+     * and those the parent pushes (applyShared), and hands UPDATE and NOTIFY datagrams to
+     * the parent, the one process holding the journal and the secondary copies.
+     */
+    private readonly worker?: {
+      forward(socket: number, msg: Uint8Array, address: string, port: number): void;
+    },
   ) {
     this.keys = loadTsigKeys(cfg.keys, configDir, process.env);
     this.fileZones = cfg.zones.filter(
       (z): z is ZoneFileSpec & DnsConfig['zones'][number] => z.file !== undefined,
     );
-    this.dynamic = DynamicZones.wanted(cfg)
-      ? new DynamicZones(cfg, this.keys, journalFile, log)
-      : undefined;
-    if (Secondaries.wanted(cfg)) {
+    this.dynamic =
+      !worker && DynamicZones.wanted(cfg)
+        ? new DynamicZones(cfg, this.keys, journalFile, log)
+        : undefined;
+    if (!worker && Secondaries.wanted(cfg)) {
       if (secondaryDir === undefined)
         throw new Error('secondary zones need a directory for their copies (the data dir)');
       this.secondaries = new Secondaries(cfg, this.keys, secondaryDir, log, metrics, {
@@ -231,13 +245,51 @@ export class DnsServer {
     return { ok: errors.length === 0, errors };
   }
 
-  /** The zones served: the primaries' and the secondary copies that may be served now. */
+  /**
+   * The zones served: the primaries' and the secondary copies that may be served now; in a
+   * worker, the parent's pushed zones over its own. The parent pushes its dynamic and
+   * secondary zones to its workers whenever this changes.
+   */
   private rebuildZoneSet(): void {
     const s = this.secondaries;
-    this.zones = s
-      ? new ZoneSet([...this.primaryZones, ...s.served()], s.unavailable())
-      : new ZoneSet(this.primaryZones);
+    if (this.worker) {
+      const own = this.primaryZones.filter((z) => !this.shared.has(z.originKey));
+      this.zones = new ZoneSet([...own, ...this.shared.values()], this.sharedUnavailable);
+    } else
+      this.zones = s
+        ? new ZoneSet([...this.primaryZones, ...s.served()], s.unavailable())
+        : new ZoneSet(this.primaryZones);
     this.cache.clear();
+    this.pushToWorkers();
+  }
+
+  /** The workers' acknowledgement of the last push (UPDATE replies wait for it). */
+  private pushed: Promise<void> = Promise.resolve();
+
+  /** Send the workers what only this process can build (dynamic and secondary zones). */
+  private pushToWorkers(): void {
+    if (!this.pool) return;
+    const dynamic = this.dynamic;
+    const zones = [
+      ...(dynamic ? this.primaryZones.filter((z) => dynamic.isDynamic(z.origin)) : []),
+      ...(this.secondaries?.served() ?? []),
+    ];
+    if (zones.length === 0 && !this.secondaries) return;
+    this.pushed = this.pool.pushZones(
+      zones.map((z) => z.packed),
+      this.secondaries?.unavailable() ?? [],
+    );
+  }
+
+  /** Worker: the parent's dynamic and secondary zones, as it serves them now. */
+  applyShared(zones: readonly PackedZone[], unavailable: readonly Uint8Array[]): void {
+    this.shared.clear();
+    for (const p of zones) {
+      const z = new Zone(p.origin, p);
+      this.shared.set(z.originKey, z);
+    }
+    this.sharedUnavailable = [...unavailable];
+    this.rebuildZoneSet();
   }
 
   private originOf(text: string): Uint8Array {
@@ -291,8 +343,21 @@ export class DnsServer {
           this.configDir,
           this.log,
           this.metrics,
+          (m) => {
+            // A worker read an UPDATE or NOTIFY off a shared socket: handled here, and
+            // answered from the same socket (the client sees one server).
+            const sock = this.udp[m.socket];
+            if (!sock) return;
+            this.onUdp(sock, Buffer.from(m.msg.buffer, m.msg.byteOffset, m.msg.byteLength), {
+              address: m.address,
+              port: m.port,
+              family: isIPv6(m.address) ? 'IPv6' : 'IPv4',
+              size: m.msg.byteLength,
+            });
+          },
         );
         await this.pool.start(this.udp);
+        this.pushToWorkers();
         this.log.info({ processes: this.cfg.workers }, 'UDP served by worker processes');
       } else {
         this.log.warn(
@@ -533,9 +598,25 @@ export class DnsServer {
             const soa = this.dynamic!.soa(r.changed);
             this.metrics.zoneSerial.set({ zone: nameToText(r.changed) }, soaSerialOf(soa));
             this.sendNotify(r.changed, soa);
-            this.freshenSoon();
-          }
-          send(r.reply);
+            // Workers answer without asking this process: they get the new zone at once,
+            // rebuilt once for the batch (the replies of one flush come in one go), and the
+            // NOERRORs wait until every worker serves it.
+            if (this.pool) {
+              if (!this.freshenQueued) {
+                this.freshenQueued = true;
+                queueMicrotask(() => {
+                  this.freshenQueued = false;
+                  this.freshen();
+                });
+              }
+              void Promise.resolve()
+                .then(() => this.pushed)
+                .then(() => send(r.reply));
+            } else {
+              this.freshenSoon();
+              send(r.reply);
+            }
+          } else send(r.reply);
           this.metrics.queries.cell(['UPDATE', rcodeToText(r.rcode), transport]).n++;
           this.metrics.latency.observe((performance.now() - t0) / 1000);
         },
@@ -626,6 +707,15 @@ export class DnsServer {
 
   private onUdp(sock: UdpSocket, msg: Buffer, rinfo: RemoteInfo): void {
     const t0 = performance.now();
+    if (this.worker && msg.length >= 12) {
+      // UPDATE (opcode 5) and NOTIFY (4, either way) belong to the parent (journal, NOTIFY
+      // schedule, secondaries): handed over with the socket they came in on.
+      const opcode = (msg[2]! >>> 3) & 0x0f;
+      if (opcode === 5 || opcode === 4) {
+        this.worker.forward(this.udp.indexOf(sock), msg, rinfo.address, rinfo.port);
+        return;
+      }
+    }
     // A secondary's answer to our NOTIFY (QR set, opcode 4): it ends the resends.
     if (msg.length >= 12 && msg[2]! & 0x80 && ((msg[2]! >>> 3) & 0x0f) === 4) {
       let origin: Uint8Array | undefined;

@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { DnsConfig } from './config.js';
 import type { DnsMetrics } from './metrics.js';
 import type { WorkerReport, ParentMessage, WorkerMessage } from './worker-protocol.js';
+import type { PackedZone } from './zone-pack.js';
 
 const entry = fileURLToPath(new URL('./worker-server.js', import.meta.url));
 const RESTARTS_PER_MINUTE = 5;
@@ -43,7 +44,49 @@ export class UdpWorkerPool {
     private readonly configDir: string,
     private readonly log: Logger,
     private readonly metrics: DnsMetrics,
+    /** A datagram a worker read that the parent must handle (UPDATE, NOTIFY). */
+    private readonly onDatagram: (
+      m: Extract<WorkerMessage, { type: 'datagram' }>,
+    ) => void = () => {},
   ) {}
+
+  /** The parent-built zones as served now, for every worker (and any restarted later). */
+  private shared: Extract<ParentMessage, { type: 'zones' }> | undefined;
+  private pushSeq = 0;
+  /** Per worker, the last push it says it serves. */
+  private readonly applied = new Map<ChildProcess, number>();
+  private readonly waiters: { seq: number; done: () => void }[] = [];
+
+  /**
+   * Push the parent-built zones to every worker; resolves once each worker serves them (or
+   * after 1 s, or when it exits), so an UPDATE is answered only when no process can still
+   * answer from the zone before it.
+   */
+  pushZones(zones: PackedZone[], unavailable: Uint8Array[]): Promise<void> {
+    const seq = ++this.pushSeq;
+    this.shared = { type: 'zones', seq, zones, unavailable };
+    for (const m of this.members) m.child.send(this.shared);
+    if (this.allApplied(seq)) return Promise.resolve();
+    return new Promise<void>((ok) => {
+      const w = { seq, done: ok };
+      this.waiters.push(w);
+      setTimeout(() => this.release(w), 1000).unref();
+    });
+  }
+
+  private allApplied(seq: number): boolean {
+    return this.members.every((m) => (this.applied.get(m.child) ?? 0) >= seq);
+  }
+
+  private release(w: { seq: number; done: () => void }): void {
+    const i = this.waiters.indexOf(w);
+    if (i >= 0) this.waiters.splice(i, 1);
+    w.done();
+  }
+
+  private checkWaiters(): void {
+    for (const w of [...this.waiters]) if (this.allApplied(w.seq)) this.release(w);
+  }
 
   async start(sockets: UdpSocket[]): Promise<void> {
     this.sockets = sockets;
@@ -72,6 +115,11 @@ export class UdpWorkerPool {
           clearTimeout(timer);
           fail(new Error(`dns worker ${id}: ${m.error}`));
         } else if (m.type === 'report') this.apply(id, m.report);
+        else if (m.type === 'datagram') this.onDatagram(m);
+        else if (m.type === 'zones-applied') {
+          this.applied.set(child, m.seq);
+          this.checkWaiters();
+        }
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
@@ -81,6 +129,8 @@ export class UdpWorkerPool {
     child.once('exit', (code, signal) => {
       const i = this.members.indexOf(member);
       if (i >= 0) this.members.splice(i, 1);
+      this.applied.delete(child);
+      this.checkWaiters();
       if (this.stopping) return;
       this.log.error({ worker: id, code, signal }, 'dns worker exited; restarting');
       const now = Date.now();
@@ -112,6 +162,7 @@ export class UdpWorkerPool {
     this.sockets.forEach((s, index) =>
       child.send({ type: 'socket', index } satisfies ParentMessage, s as never),
     );
+    if (this.shared) child.send(this.shared);
     return ready;
   }
 

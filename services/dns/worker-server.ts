@@ -20,6 +20,8 @@ let expected = 0;
 const sockets: UdpSocket[] = [];
 const metrics = createDnsMetrics(new Registry());
 let init: Extract<ParentMessage, { type: 'init' }> | undefined;
+/** Zones pushed before the server existed. */
+let pendingZones: Extract<ParentMessage, { type: 'zones' }> | undefined;
 
 function maybeStart(): void {
   if (!init || sockets.length < expected || server) return;
@@ -27,7 +29,19 @@ function maybeStart(): void {
     svc: 'dns',
     worker: init.id,
   });
-  server = new DnsServer({ ...init.cfg, workers: 1 }, init.configDir, log, metrics);
+  server = new DnsServer(
+    { ...init.cfg, workers: 1 },
+    init.configDir,
+    log,
+    metrics,
+    ':memory:',
+    undefined,
+    {
+      forward: (socket, msg, address, port) =>
+        send({ type: 'datagram', socket, msg, address, port }),
+    },
+  );
+  if (pendingZones) server.applyShared(pendingZones.zones, pendingZones.unavailable);
   try {
     server.startShared(sockets);
   } catch (e) {
@@ -63,6 +77,11 @@ process.on('message', (m: ParentMessage, handle: unknown) => {
       break;
     case 'reload':
       void server?.reload().catch(() => undefined);
+      break;
+    case 'zones':
+      if (server) server.applyShared(m.zones, m.unavailable);
+      else pendingZones = m;
+      send({ type: 'zones-applied', seq: m.seq });
       break;
     case 'stop':
       void (server?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
