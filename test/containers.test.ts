@@ -4,10 +4,14 @@
  * compose-spec's schema) and, when Debian's docker-compose is installed, its `config`
  * parser; containers/Dockerfile through dockerfile-utils' validator plus the house rules
  * below; and the consistency of compose files, Dockerfile, config/pi and config/pi/frr:
- * every service in services/index.ts has its containers, each with host networking, a
- * restart policy, a read-only root, cap_drop ALL + exactly the capability it needs, its own
- * admin port probed by its healthcheck, its volumes, secrets for every /run/secrets path its
- * config reads, and an environment the config loader accepts with zero issues.
+ * every service in services/index.ts has its containers, each (profile-gated ones included)
+ * with host networking, a restart policy, a read-only root, cap_drop ALL + exactly the
+ * capabilities its services need, its admin port probed by its healthcheck, its volumes,
+ * secrets for every /run/secrets path its config reads, and an environment the config
+ * loader accepts with zero issues. Per layout (default, profile per-interface, profile
+ * small: compose-model.ts LAYOUTS): profile-gated services stay out of the default, admin
+ * ports are distinct, every service runs once, DHCP serves the same subnets and options,
+ * the monitor scrapes the layout's admin ports.
  * Services not registered yet (sip, …) are checked as far as the compose file goes and join
  * the loader checks once registered. Fast, no root, no network.
  */

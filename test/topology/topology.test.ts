@@ -4,7 +4,8 @@
  * ospfd) with the committed config/pi/frr and routing's capability set; then every netsvc
  * container of compose.yaml (in pi1) and compose.pi2.yaml (in pi2) whose service is
  * registered starts natively with its exact container command (native-container.ts), after
- * routing is healthy as depends_on says. Checks, from real clients only:
+ * routing is healthy as depends_on says (the default layout, `docker compose up -d`;
+ * NSTOPO_LAYOUT=per-interface or small runs the others). Checks, from real clients only:
  *   DHCP lease on every client from its own LAN's server · OSPF FULL both ways · every client
  *   reaches 192.168.0.2-.6 · a pi2 client resolves www.TIC2023.com, fetches web1 and web2 by
  *   name (curl), downloads Admin.txt over active FTP and uploads a file · SIP 2001 and 2002
@@ -23,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadServices } from '../../services/index.js';
-import { REPO, loadCompose } from './compose-model.js';
+import { REPO, LAYOUTS, layoutServices, loadCompose, type Layout } from './compose-model.js';
 import {
   missingTools,
   prepareRunDir,
@@ -83,10 +84,21 @@ t.teardown(async () => {
 
 run(SCRIPT, ['up', RUN], { timeoutMs: 60_000 });
 
+// Which containers start: `docker compose up -d` (default), or another documented layout
+// (compose-model.ts LAYOUTS): NSTOPO_LAYOUT=per-interface | small.
+const LAYOUT = (process.env.NSTOPO_LAYOUT ?? 'default') as Layout;
+if (!LAYOUTS.includes(LAYOUT)) throw new Error(`NSTOPO_LAYOUT: one of ${LAYOUTS.join(', ')}`);
+t.comment(`layout: ${LAYOUT}`);
 const pis = [
   { ns: 'nstopo-pi1', pi: 'pi1', model: loadCompose('compose.yaml') },
   { ns: 'nstopo-pi2', pi: 'pi2', model: loadCompose('compose.pi2.yaml') },
-];
+].map((p) => ({ ...p, started: layoutServices(p.model, LAYOUT) }));
+/** The pi1 container that runs `svc` (its own, or netsvc-all in the small layout). */
+const pi1Running = (svc: string): NativeContainer | undefined =>
+  procs.find(
+    (p) =>
+      p.spec.file === 'compose.yaml' && (p.spec.runs.length === 0 || p.spec.runs.includes(svc)),
+  );
 const vtysh = (pi: string, ...cmds: string[]): string =>
   inNs(`nstopo-${pi}`, 'vtysh', [
     '--vty_socket',
@@ -106,8 +118,8 @@ secrets.xfr_key = `key "xfr-key" {\n\talgorithm hmac-sha256;\n\tsecret "${random
 await t.test(
   'routing healthy on both Pis (compose healthcheck: daemons answer, frr.conf addresses set)',
   async (t) => {
-    for (const { ns, pi, model } of pis) {
-      const routing = model.services.find((s) => s.name === 'routing')!;
+    for (const { ns, pi, started } of pis) {
+      const routing = started.find((s) => s.name === 'routing')!;
       const ok = await waitHealthy(routing, ns, {
         timeoutMs: 20_000,
         env: {
@@ -121,10 +133,10 @@ await t.test(
 );
 
 await t.test('netsvc containers started as compose would, each healthy', async (t) => {
-  for (const { ns, model } of pis) {
-    for (const spec of model.services) {
-      if (!spec.netsvc) continue;
-      const why = notRegistered(spec.netsvc);
+  for (const { ns, model, started } of pis) {
+    for (const spec of started) {
+      if (!spec.netsvcImage) continue;
+      const why = spec.runs.map(notRegistered).find((w) => w !== false);
       if (why) {
         t.skip(`${model.file} ${spec.name}: ${why}`, () => {});
         continue;
@@ -448,7 +460,7 @@ await t.test(
       t.fail('2001 and 2002 must be registered first');
       return;
     }
-    const sip = procs.find((p) => p.spec.file === 'compose.yaml' && p.spec.name === 'sip');
+    const sip = pi1Running('sip');
     if (!sip) {
       t.fail('no sip container on pi1');
       return;
@@ -630,7 +642,7 @@ await t.test(
       t.equal(got, clientIp.get(c.ns), `@192.168.4.1 ${name} → ${got || '(nothing)'}`);
     }
     t.equal(dig('nstopo-c5', '192.168.5.1', 'www.TIC2023.com'), '192.168.0.5', 'on eth2 too');
-    const pi1dns = procs.find((p) => p.spec.file === 'compose.yaml' && p.spec.name === 'dns');
+    const pi1dns = pi1Running('dns');
     t.ok(pi1dns, "Pi I's dns container");
     if (!pi1dns) return;
     await pi1dns.stop();
