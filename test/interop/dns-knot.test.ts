@@ -27,6 +27,7 @@ import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { freePorts, startDaemon, type Daemon } from '../../src/testing/daemon.js';
 import { chownTree, lookupUser } from './daemon-user.js';
+import { pollUntil } from '../../src/testing/poll.js';
 import { repoRoot, startNetsvcDir, which } from '../../bench/dns-servers.js';
 
 const root = repoRoot();
@@ -40,7 +41,6 @@ const ZONE = 'TIC2023.com';
 const UPDATE_SECRET = Buffer.from('netsvc dns update interop key 32').toString('base64');
 const XFR_SECRET = Buffer.from('netsvc knot transfer key, 32 by.').toString('base64');
 const WRONG_SECRET = Buffer.from('not the transfer key, 32 bytes!!').toString('base64');
-const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms));
 
 const missing = [
   ['knotd', KNOTD],
@@ -182,14 +182,7 @@ zone:
   };
   const serialOf = (soa: string): number => Number(soa.split(' ')[2]);
   /** Poll `probe` every 50 ms until it holds, at most `ms`; returns the time taken or undefined. */
-  const until = async (probe: () => Promise<boolean>, ms = 10_000): Promise<number | undefined> => {
-    const t0 = performance.now();
-    for (;;) {
-      if (await probe()) return performance.now() - t0;
-      if (performance.now() - t0 > ms) return undefined;
-      await sleep(50);
-    }
-  };
+  const until = (probe: () => Promise<boolean>, ms = 10_000) => pollUntil(probe, ms, 50);
   /** A whole-zone transfer, as sorted lowercase record lines (the closing SOA dropped). */
   const axfr = async (tool: 'dig' | 'kdig', port: number): Promise<string[]> => {
     const { stdout } = await run(

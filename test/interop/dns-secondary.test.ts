@@ -33,6 +33,7 @@ import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { freePorts, startDaemon, type Daemon } from '../../src/testing/daemon.js';
 import { chownTree, lookupUser } from './daemon-user.js';
+import { pollUntil } from '../../src/testing/poll.js';
 import { repoRoot, startNetsvcDir, which } from '../../bench/dns-servers.js';
 
 const root = repoRoot();
@@ -197,14 +198,7 @@ zone "${OPEN}" { type primary; file "${OPEN}.db"; allow-transfer { 127.0.0.1; };
     return [...new Set(lines)].sort();
   };
   /** Poll `probe` every 20 ms until it holds, at most `ms`; the time taken or undefined. */
-  const until = async (probe: () => Promise<boolean>, ms = 10_000): Promise<number | undefined> => {
-    const t0 = performance.now();
-    for (;;) {
-      if (await probe()) return performance.now() - t0;
-      if (performance.now() - t0 > ms) return undefined;
-      await sleep(20);
-    }
-  };
+  const until = (probe: () => Promise<boolean>, ms = 10_000) => pollUntil(probe, ms, 20);
   const nsupdate = (script: string) =>
     spawnSync(NSUPDATE!, ['-y', `hmac-sha256:ddns:${DDNS_SECRET}`], {
       input: `server 127.0.0.1 ${bindPort}\nzone ${ZONE}\n${script}\nsend\n`,
