@@ -198,6 +198,7 @@ const ADAPTERS: Readonly<Record<string, string>> = {
   'services/dns/journal-store.ts': 'the UPDATE journal in SQLite',
   'services/dns/dynamic-zones.ts': 'UPDATEs committed to the journal',
   'services/dns/tsig-secret.ts': 'TSIG secrets from files',
+  'services/dns/notify-adapter.ts': 'NOTIFY out on the UDP listeners, resend timer',
   'services/dns/secondary-adapter.ts':
     'SOA queries (UDP) and transfers (TCP) to the primaries, refresh timers',
   'services/dns/secondary-store.ts': 'secondary zone copies on disk',

@@ -25,10 +25,7 @@ import { ConnectionsPerSource } from '../../src/net/connections-per-source.js';
 import { LogLimit } from '../../src/log-limit.js';
 import { handleQuery, type DnsPolicy, type Outcome } from './handler.js';
 import { DynamicZones } from './dynamic-zones.js';
-import { NotifySchedule, type NotifyTarget } from './notify.js';
-import { parseHostPort } from './config.js';
-import { randomInt } from 'node:crypto';
-import { isIP } from 'node:net';
+import { NotifySender } from './notify-adapter.js';
 import { bareReply, RCODE, rcodeToText } from './message.js';
 import { screenQuery } from './query-screen.js';
 import { soaSerialOf, TYPE, typeToText, type RR } from './rr.js';
@@ -70,9 +67,6 @@ export class ZoneLoadError extends Error {
   readonly code = 'ERR_DNS_ZONE_LOAD';
 }
 
-const nameKeyOf = (origin: string): string =>
-  nameKey(nameFromText(origin.endsWith('.') ? origin : origin + '.'));
-
 /** A changed dynamic zone is rebuilt this long after its last change if no query comes first. */
 const FRESHEN_IDLE_MS = 100;
 
@@ -109,8 +103,7 @@ export class DnsServer {
   /** Zones taking RFC 2136 UPDATEs, their journal and keys (dynamic-zones.ts). */
   private readonly dynamic: DynamicZones | undefined;
   /** NOTIFY (RFC 1996) to each zone's secondaries when its serial changes. */
-  private readonly notifier = new NotifySchedule();
-  private readonly notifyTargets = new Map<string, NotifyTarget[]>();
+  private readonly notifier: NotifySender;
   /** Dynamic zones changed by committed UPDATEs since their served copy was built. */
   private readonly stale = new Map<string, Uint8Array>();
   /** Worker: zones the parent pushed (applyShared), by origin key, and its unavailable ones. */
@@ -118,7 +111,6 @@ export class DnsServer {
   private sharedUnavailable: Uint8Array[] = [];
   private staleTimer: NodeJS.Timeout | undefined;
   private freshenQueued = false;
-  private notifyTimer: NodeJS.Timeout | undefined;
   private readonly udpHits;
   private readonly tcpHits;
   /** The cells a FORMERR outcome (qtype -1) counts in, made on first use. */
@@ -159,10 +151,7 @@ export class DnsServer {
         changed: () => this.rebuildZoneSet(),
       });
     }
-    for (const z of cfg.zones) {
-      const targets = z.notify.flatMap((n) => parseHostPort(n, 53) ?? []);
-      if (targets.length > 0) this.notifyTargets.set(nameKeyOf(z.origin), targets);
-    }
+    this.notifier = new NotifySender(cfg.zones, () => this.udp, log, metrics);
     this.cache = new AnswerCache(cfg.answerCache.entries);
     this.perSource = new ConnectionsPerSource(cfg.tcp.maxPerSource);
     this.udpHits = metrics.cacheHits.cell(['udp']);
@@ -392,7 +381,7 @@ export class DnsServer {
     this.secondaries?.stop();
     await this.loader.close();
     this.dynamic?.close();
-    if (this.notifyTimer) clearTimeout(this.notifyTimer);
+    this.notifier.stop();
     if (this.staleTimer) clearTimeout(this.staleTimer);
     this.udp.length = 0;
     this.tcp.length = 0;
@@ -642,13 +631,9 @@ export class DnsServer {
     return out;
   }
 
-  /** RFC 1996 §3.6: tell the zone's secondaries; resent until they answer (notify.ts). */
+  /** RFC 1996 §3.6: tell the zone's secondaries (notify-adapter.ts). */
   private sendNotify(origin: Uint8Array, soa: RR): void {
-    const targets = this.notifyTargets.get(nameKey(origin));
-    if (!targets || this.udp.length === 0) return;
-    this.emitNotify(
-      this.notifier.changed(origin, soa, targets, () => randomInt(0x10000), Date.now()),
-    );
+    this.notifier.changed(origin, soa);
   }
 
   /**
@@ -676,35 +661,6 @@ export class DnsServer {
     this.staleTimer.unref();
   }
 
-  private emitNotify(sends: readonly { target: NotifyTarget; bytes: Uint8Array }[]): void {
-    for (const x of sends) {
-      const family = isIP(x.target.address) === 6 ? 'IPv6' : 'IPv4';
-      const sock = this.udp.find((u) => u.address().family === family);
-      if (!sock) {
-        this.log.warn({ target: x.target.address }, 'NOTIFY: no listener of that address family');
-        continue;
-      }
-      sock.send(x.bytes, x.target.port, x.target.address);
-      this.metrics.notifies.inc(['sent']);
-    }
-    if (this.notifyTimer) clearTimeout(this.notifyTimer);
-    const at = this.notifier.nextTimeout();
-    if (at === undefined) return;
-    this.notifyTimer = setTimeout(
-      () => {
-        this.notifyTimer = undefined;
-        const r = this.notifier.tick(Date.now());
-        for (const g of r.gaveUp) {
-          this.metrics.notifies.inc(['gave-up']);
-          this.log.warn({ target: `${g.address}:${g.port}` }, 'NOTIFY not answered after 5 tries');
-        }
-        this.emitNotify(r.sends);
-      },
-      Math.max(0, at - Date.now()),
-    );
-    this.notifyTimer.unref();
-  }
-
   private onUdp(sock: UdpSocket, msg: Buffer, rinfo: RemoteInfo): void {
     const t0 = performance.now();
     if (this.worker && msg.length >= 12) {
@@ -718,20 +674,7 @@ export class DnsServer {
     }
     // A secondary's answer to our NOTIFY (QR set, opcode 4): it ends the resends.
     if (msg.length >= 12 && msg[2]! & 0x80 && ((msg[2]! >>> 3) & 0x0f) === 4) {
-      let origin: Uint8Array | undefined;
-      try {
-        origin = decodeMessage(msg).questions[0]?.qname;
-      } catch {
-        /* no readable question: the ID alone matches */
-      }
-      if (
-        this.notifier.answered(
-          { address: rinfo.address, port: rinfo.port },
-          msg.readUInt16BE(0),
-          origin,
-        )
-      )
-        this.metrics.notifies.inc(['answered']);
+      this.notifier.answered(msg, rinfo);
       return;
     }
     const send = (b: Uint8Array): void => {
