@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { checkCidrs } from '../../src/net/cidr.js';
 import { isIP } from 'node:net';
 import { nameFromText } from './name.js';
-import { TSIG_ALGORITHMS } from './tsig.js';
+import { keyNameOf, TSIG_ALGORITHMS } from './tsig.js';
 import { UpdatePolicy } from './update-policy.js';
 
 /** "192.0.2.1", "192.0.2.1:5353" or "[2001:db8::1]:53": address and port, or undefined. */
@@ -302,7 +302,7 @@ export function checkDnsConfig(cfg: DnsConfig, configDir: string): string[] {
       out.push(`/zones/${i}/origin: ${z.origin} is already zone ${first}; remove one`);
     else seen.set(k, i);
   });
-  const keyNames = new Set(cfg.keys.map((k) => k.name.toLowerCase().replace(/\.?$/, '.')));
+  const keyNames = new Set(cfg.keys.map((k) => keyNameOf(k.name)));
   cfg.keys.forEach((k, i) => {
     if (!TSIG_ALGORITHMS.includes(k.algorithm.toLowerCase()))
       out.push(
@@ -318,10 +318,10 @@ export function checkDnsConfig(cfg: DnsConfig, configDir: string): string[] {
     } catch {
       return; // reported above
     }
-    if (z.key !== undefined && !keyNames.has(z.key.toLowerCase().replace(/\.?$/, '.')))
+    if (z.key !== undefined && !keyNames.has(keyNameOf(z.key)))
       out.push(`/zones/${i}/key: "${z.key}" is not in keys; add it there`);
     (z.update?.allow ?? []).forEach((r, j) => {
-      if (!keyNames.has(r.key.toLowerCase().replace(/\.?$/, '.')))
+      if (!keyNames.has(keyNameOf(r.key)))
         out.push(`/zones/${i}/update/allow/${j}/key: "${r.key}" is not in keys; add it there`);
     });
     try {
@@ -336,7 +336,7 @@ export function checkDnsConfig(cfg: DnsConfig, configDir: string): string[] {
   });
   checkCidrs(cfg.transfer.allow).forEach((m) => out.push(`/transfer/allow: ${m}`));
   cfg.transfer.keys.forEach((k, j) => {
-    if (!keyNames.has(k.toLowerCase().replace(/\.?$/, '.')))
+    if (!keyNames.has(keyNameOf(k)))
       out.push(`/transfer/keys/${j}: "${k}" is not in keys; add it there`);
   });
   checkCidrs(cfg.forward.networks).forEach((m) => out.push(`/forward/networks: ${m}`));

@@ -21,6 +21,7 @@
 import { HEADER_SIZE, FLAG } from './message.js';
 import { skipName } from './name.js';
 import { DECOMPRESS_ON_READ, TYPE } from './rr.js';
+import { TYPE_TSIG } from './tsig.js';
 
 export type Screen = 'pass' | 'short' | 'response' | 'formerr';
 
@@ -28,8 +29,13 @@ function u16(b: Uint8Array, o: number): number {
   return (b[o]! << 8) | b[o + 1]!;
 }
 
-/** What to do with `msg` before decoding it. */
-export function screenQuery(msg: Uint8Array): Screen {
+/**
+ * What to do with `msg` before decoding it. `seen.signed` is set when the walk met a TSIG
+ * record anywhere (tsig-request.ts then checks it is last, RFC 8945 §5.1), so a signed
+ * request is found without a second walk over the message.
+ */
+export function screenQuery(msg: Uint8Array, seen?: { signed: boolean }): Screen {
+  if (seen) seen.signed = false;
   // RFC 1035 §4.1.1: shorter than a header, or a response: nothing to answer.
   if (msg.length < HEADER_SIZE) return 'short';
   if (u16(msg, 2) & FLAG.QR) return 'response';
@@ -37,7 +43,10 @@ export function screenQuery(msg: Uint8Array): Screen {
   // RFC 9619: a query carries exactly one question. Without an additional section there is
   // no OPT, so the FORMERR is a bare header whether or not the rest parses.
   if (qdcount !== 1 && u16(msg, 10) === 0) return 'formerr';
-  return wellFormed(msg, qdcount) ? 'pass' : 'formerr';
+  const tsig = wellFormed(msg, qdcount);
+  if (tsig < 0) return 'formerr';
+  if (seen) seen.signed = tsig === 1;
+  return 'pass';
 }
 
 /** RDATA of a type with names inside fits its layout exactly (message.ts readRdata). */
@@ -61,44 +70,49 @@ function rdataFits(msg: Uint8Array, type: number, start: number, len: number): b
   return pos === end;
 }
 
-/** The structural checks of decodeMessage, without building anything. */
-function wellFormed(msg: Uint8Array, qdcount: number): boolean {
+/**
+ * The structural checks of decodeMessage, without building anything: -1 when they fail,
+ * else 1 when a TSIG record is anywhere in the message, 0 when none is.
+ */
+function wellFormed(msg: Uint8Array, qdcount: number): number {
   const length = msg.length;
   let pos = HEADER_SIZE;
   for (let i = 0; i < qdcount; i++) {
     pos = skipName(msg, pos);
-    if (pos < 0 || pos + 4 > length) return false;
+    if (pos < 0 || pos + 4 > length) return -1;
     pos += 4;
   }
   let opt = false;
+  let tsig = 0;
   for (let s = 0; s < 3; s++) {
     const count = u16(msg, 6 + s * 2);
     for (let i = 0; i < count; i++) {
       const owner = pos;
       pos = skipName(msg, pos);
-      if (pos < 0 || pos + 10 > length) return false;
+      if (pos < 0 || pos + 10 > length) return -1;
       const type = u16(msg, pos);
       const rdlen = u16(msg, pos + 8);
       const rdStart = pos + 10;
       const end = rdStart + rdlen;
-      if (end > length) return false;
+      if (end > length) return -1;
       if (type === TYPE.OPT) {
         // RFC 6891 §6.1.1: only in the additional section, at most once, owner the root. An
         // owner written in place as a label is not the root; one behind a pointer is left
         // to the decoder.
-        if (s !== 2 || opt) return false;
+        if (s !== 2 || opt) return -1;
         opt = true;
         const first = msg[owner]!;
-        if (first !== 0 && (first & 0xc0) === 0) return false;
+        if (first !== 0 && (first & 0xc0) === 0) return -1;
         for (let o = rdStart; o < end;) {
-          if (o + 4 > end) return false;
+          if (o + 4 > end) return -1;
           const next = o + 4 + u16(msg, o + 2);
-          if (next > end) return false;
+          if (next > end) return -1;
           o = next;
         }
-      } else if (!rdataFits(msg, type, rdStart, rdlen)) return false;
+      } else if (!rdataFits(msg, type, rdStart, rdlen)) return -1;
       pos = end;
+      if (type === TYPE_TSIG) tsig = 1;
     }
   }
-  return pos === length;
+  return pos === length ? tsig : -1;
 }

@@ -28,7 +28,7 @@ import {
 import { SecondaryClock } from './secondary-timers.js';
 import { SecondaryStore } from './secondary-store.js';
 import { SignedAnswerReader } from './tsig-request.js';
-import { sign, type TsigKey } from './tsig.js';
+import { keyNameOf, sign, type TsigKey } from './tsig.js';
 import { TcpFramer, frame } from './tcp-framing.js';
 import { Zone } from './zone.js';
 import type { DnsMetrics } from './metrics.js';
@@ -84,7 +84,7 @@ export class Secondaries {
       if (!z.primaries) continue;
       const text = z.origin.endsWith('.') ? z.origin : z.origin + '.';
       const origin = nameFromText(text);
-      const key = z.key ? keys.get(z.key.toLowerCase().replace(/\.?$/, '.')) : undefined;
+      const key = z.key ? keys.get(keyNameOf(z.key)) : undefined;
       this.zones.set(text.toLowerCase(), {
         origin,
         text,

@@ -40,12 +40,12 @@ import { Zone } from './zone.js';
 import { Forwarder } from './forward-adapter.js';
 import { Secondaries } from './secondary-adapter.js';
 import { loadTsigKeys } from './tsig-secret.js';
-import { sign, TSIG_ERROR, type TsigKey } from './tsig.js';
+import { keyNameOf, sign, type TsigKey } from './tsig.js';
 import {
   checkRequestTsig,
-  mayBeSigned,
   refusalReply,
   signAnswer,
+  tsigErrorText,
   tsigSize,
   type RequestTsig,
 } from './tsig-request.js';
@@ -69,13 +69,6 @@ export class ZoneLoadError extends Error {
 
 /** A changed dynamic zone is rebuilt this long after its last change if no query comes first. */
 const FRESHEN_IDLE_MS = 100;
-
-const TSIG_REFUSAL: Record<number, string> = {
-  [TSIG_ERROR.BADKEY]: 'BADKEY',
-  [TSIG_ERROR.BADSIG]: 'BADSIG',
-  [TSIG_ERROR.BADTIME]: 'BADTIME',
-  [TSIG_ERROR.BADTRUNC]: 'BADTRUNC',
-};
 
 export class DnsServer {
   private zones = new ZoneSet([]);
@@ -110,7 +103,11 @@ export class DnsServer {
   private readonly shared = new Map<string, Zone>();
   private sharedUnavailable: Uint8Array[] = [];
   private staleTimer: NodeJS.Timeout | undefined;
-  private freshenQueued = false;
+  /** Dynamic zones changed by the commit being answered (afterCommit). */
+  private readonly batchChanged = new Map<string, Uint8Array>();
+  private afterCommitQueued = false;
+  /** screenQuery's finding of a TSIG in the message (one object, reused per query). */
+  private readonly screened = { signed: false };
   private readonly udpHits;
   private readonly tcpHits;
   /** The cells a FORMERR outcome (qtype -1) counts in, made on first use. */
@@ -162,7 +159,7 @@ export class DnsServer {
       hostname: cfg.hostname,
       minimalResponses: cfg.minimalResponses,
       transferAllow: new CidrList(cfg.transfer.allow),
-      transferKeys: new Set(cfg.transfer.keys.map((k) => k.toLowerCase().replace(/\.?$/, '.'))),
+      transferKeys: new Set(cfg.transfer.keys.map(keyNameOf)),
       forwardNetworks:
         cfg.forward.networks.length > 0 ? new CidrList(cfg.forward.networks) : undefined,
       ...(this.dynamic ? { journal: (o: Uint8Array) => this.dynamic!.entries(o) } : {}),
@@ -461,7 +458,7 @@ export class DnsServer {
     if (this.stale.size > 0) this.freshen();
     // Malformed queries are settled here, before the cache key or the decoder allocate
     // anything, with the outcome the handler would give them (query-screen.ts).
-    const screen = screenQuery(msg);
+    const screen = screenQuery(msg, this.screened);
     if (screen !== 'pass') {
       if (screen === 'formerr') {
         send(bareReply(msg, RCODE.FORMERR));
@@ -484,14 +481,14 @@ export class DnsServer {
     // answer to it is signed (no cache: each answer's MAC covers the request's).
     let tsig: Extract<RequestTsig, { kind: 'verified' }> | undefined;
     let query: Uint8Array = msg;
-    if (mayBeSigned(msg)) {
+    if (this.screened.signed) {
       const now = Date.now() / 1000;
       const t = checkRequestTsig(msg, (n) => this.keys.get(n), now);
       if (t.kind === 'formerr' || t.kind === 'refused') {
         const rcode = t.kind === 'formerr' ? RCODE.FORMERR : RCODE.NOTAUTH;
         const bare = bareReply(msg, rcode);
         send(t.kind === 'refused' ? refusalReply(bare, t, now) : bare);
-        if (t.kind === 'refused') this.metrics.tsig.inc([TSIG_REFUSAL[t.error] ?? 'other']);
+        if (t.kind === 'refused') this.metrics.tsig.inc([tsigErrorText(t.error)]);
         this.metrics.queries.inc(['none', rcodeToText(rcode), transport]);
         return undefined;
       }
@@ -578,34 +575,22 @@ export class DnsServer {
         (origin) => this.zones.get(origin),
         Date.now(),
         (r) => {
-          if (r.changed) {
-            // Committed: the served copy is rebuilt before the next query (freshen), not per
-            // batch; cached answers are stale from now.
-            const k = nameKey(r.changed);
-            if (!this.stale.has(k)) this.stale.set(k, r.changed);
-            this.cache.clear();
-            const soa = this.dynamic!.soa(r.changed);
-            this.metrics.zoneSerial.set({ zone: nameToText(r.changed) }, soaSerialOf(soa));
-            this.sendNotify(r.changed, soa);
-            // Workers answer without asking this process: they get the new zone at once,
-            // rebuilt once for the batch (the replies of one flush come in one go), and the
-            // NOERRORs wait until every worker serves it.
-            if (this.pool) {
-              if (!this.freshenQueued) {
-                this.freshenQueued = true;
-                queueMicrotask(() => {
-                  this.freshenQueued = false;
-                  this.freshen();
-                });
-              }
+          if (!r.changed) send(r.reply);
+          else {
+            // Committed: the served copy is stale. The replies of one commit come in one go;
+            // what follows a commit is done once for the batch (afterCommit).
+            this.batchChanged.set(nameKey(r.changed), r.changed);
+            if (!this.afterCommitQueued) {
+              this.afterCommitQueued = true;
+              queueMicrotask(() => this.afterCommit());
+            }
+            // With workers, a NOERROR waits until every worker serves the new zone.
+            if (this.pool)
               void Promise.resolve()
                 .then(() => this.pushed)
                 .then(() => send(r.reply));
-            } else {
-              this.freshenSoon();
-              send(r.reply);
-            }
-          } else send(r.reply);
+            else send(r.reply);
+          }
           this.metrics.queries.cell(['UPDATE', rcodeToText(r.rcode), transport]).n++;
           this.metrics.latency.observe((performance.now() - t0) / 1000);
         },
@@ -615,6 +600,25 @@ export class DnsServer {
       this.metrics.errors.inc(['update']);
       send(bareReply(msg, RCODE.SERVFAIL));
     }
+  }
+
+  /**
+   * Once per committed batch: cached answers dropped, the serial gauge and one NOTIFY per
+   * changed zone, and the served copy rebuilt before the next query (freshen); at once when
+   * workers answer without asking this process.
+   */
+  private afterCommit(): void {
+    this.afterCommitQueued = false;
+    this.cache.clear();
+    for (const [k, origin] of this.batchChanged) {
+      this.stale.set(k, origin);
+      const soa = this.dynamic!.soa(origin);
+      this.metrics.zoneSerial.set({ zone: nameToText(origin) }, soaSerialOf(soa));
+      this.sendNotify(origin, soa);
+    }
+    this.batchChanged.clear();
+    if (this.pool) this.freshen();
+    else this.freshenSoon();
   }
 
   /** Secondary zones: serial, serving, expiry, next check (admin `GET /state/dns`). */

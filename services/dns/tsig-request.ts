@@ -45,11 +45,6 @@ export function tsigSize(key: TsigKey): number {
   return nameLen(key.name) + 10 + nameLen(key.algorithm) + 10 + 64 + 6 + 6;
 }
 
-/** Whether the message's ARCOUNT is non-zero (no TSIG can be there otherwise). */
-export function mayBeSigned(msg: Uint8Array): boolean {
-  return msg.length >= 12 && (msg[10] !== 0 || msg[11] !== 0);
-}
-
 export function checkRequestTsig(
   msg: Uint8Array,
   keys: (name: string) => TsigKey | undefined,
@@ -161,7 +156,8 @@ export class SignedAnswerReader {
   }
 }
 
-function tsigErrorText(e: number): string {
+/** The RFC 8945 name of a TSIG error code (for logs, metrics and failure reasons). */
+export function tsigErrorText(e: number): string {
   const names: Record<number, string> = {
     [TSIG_ERROR.BADSIG]: 'BADSIG',
     [TSIG_ERROR.BADKEY]: 'BADKEY',

@@ -184,11 +184,18 @@ function unsignedPart(msg: Uint8Array, rec: TsigRecord): Uint8Array {
 function mac(
   key: TsigKey,
   digest: string,
-  parts: { priorMac?: Uint8Array; message: Uint8Array; vars: Variables; timersOnly?: boolean },
+  parts: {
+    priorMac?: Uint8Array;
+    /** The message, or (§5.3.1) every unsigned message since the last signed one, then it. */
+    message: Uint8Array | readonly Uint8Array[];
+    vars: Variables;
+    timersOnly?: boolean;
+  },
 ): Uint8Array {
   const h = createHmac(digest, key.secret);
   if (parts.priorMac) h.update(be16(parts.priorMac.length)).update(parts.priorMac);
-  h.update(parts.message);
+  if (parts.message instanceof Uint8Array) h.update(parts.message);
+  else for (const m of parts.message) h.update(m);
   const v = parts.vars;
   if (parts.timersOnly) {
     h.update(u48(v.timeSigned)).update(be16(v.fudge)); // §5.3.1
@@ -336,6 +343,13 @@ export type VerifyResult =
       readonly key?: TsigKey;
     };
 
+/** §5.2.2.1: a MAC may be truncated to no less than half the hash and 10 bytes. */
+function macLengthError(hashBytes: number, macBytes: number): number | undefined {
+  if (macBytes > hashBytes) return TSIG_ERROR.BADSIG;
+  if (macBytes < Math.max(10, hashBytes / 2)) return TSIG_ERROR.BADTRUNC;
+  return undefined;
+}
+
 /**
  * §5.2, in its order: the key must be known with that algorithm (else BADKEY), the MAC
  * must match (else BADSIG; a MAC shorter than allowed is FORMERR-worthy, reported as
@@ -354,13 +368,8 @@ export function verify(
   const alg = algorithmOf(record.algorithm);
   if (!key || !alg || key.algorithm.toLowerCase() + '.' !== nameToText(canonical(record.algorithm)))
     return { ok: false, error: TSIG_ERROR.BADKEY, record };
-  // §5.2.2.1: a MAC may be truncated to no less than half the hash and 10 bytes.
-  if (record.mac.length > alg.bytes || record.mac.length < Math.max(10, alg.bytes / 2))
-    return {
-      ok: false,
-      error: record.mac.length > alg.bytes ? TSIG_ERROR.BADSIG : TSIG_ERROR.BADTRUNC,
-      record,
-    };
+  const lengthError = macLengthError(alg.bytes, record.mac.length);
+  if (lengthError !== undefined) return { ok: false, error: lengthError, record };
   const unsigned = unsignedPart(msg, record);
   const expected = mac(key, alg.digest, {
     priorMac: requestMac,
@@ -390,20 +399,24 @@ export function verifyContinuation(
 ): { ok: true; mac: Uint8Array } | { ok: false; error: number } {
   const alg = algorithmOf(record.algorithm);
   const keyName = nameToText(canonical(record.keyName)).toLowerCase();
-  if (!alg || keyName !== key.name.toLowerCase().replace(/\.?$/, '.'))
-    return { ok: false, error: TSIG_ERROR.BADKEY };
-  if (record.mac.length > alg.bytes || record.mac.length < Math.max(10, alg.bytes / 2))
+  if (!alg || keyName !== keyNameOf(key.name)) return { ok: false, error: TSIG_ERROR.BADKEY };
+  if (macLengthError(alg.bytes, record.mac.length) !== undefined)
     return { ok: false, error: TSIG_ERROR.BADSIG };
-  const h = createHmac(alg.digest, key.secret);
-  h.update(be16(priorMac.length)).update(priorMac);
-  for (const m of unsignedSince) h.update(m);
-  h.update(unsignedPart(msg, record));
-  h.update(u48(record.timeSigned)).update(be16(record.fudge));
-  const expected = new Uint8Array(h.digest()).subarray(0, record.mac.length);
+  const expected = mac(key, alg.digest, {
+    priorMac,
+    message: [...unsignedSince, unsignedPart(msg, record)],
+    vars: record,
+    timersOnly: true,
+  }).subarray(0, record.mac.length);
   if (!timingSafeEqual(expected, record.mac)) return { ok: false, error: TSIG_ERROR.BADSIG };
   if (Math.abs(now - record.timeSigned) > record.fudge)
     return { ok: false, error: TSIG_ERROR.BADTIME };
   return { ok: true, mac: record.mac };
+}
+
+/** A TSIG key name as keys are looked up: lower case, with the trailing dot. */
+export function keyNameOf(name: string): string {
+  return name.toLowerCase().replace(/\.?$/, '.');
 }
 
 /** Parse a `hmac-sha256:name:base64secret` triple, dig -y's and nsupdate -y's syntax. */
@@ -415,7 +428,7 @@ export function keyFromTriple(text: string): TsigKey {
     throw new Error(`unknown TSIG algorithm ${algorithm}`);
   return {
     algorithm: algorithm.toLowerCase(),
-    name: name.toLowerCase().replace(/\.?$/, '.'),
+    name: keyNameOf(name),
     secret: Buffer.from(secret, 'base64'),
   };
 }

@@ -10,7 +10,7 @@
  */
 import { FLAG, HEADER_SIZE, MessageWriter, OPCODE, RCODE, type Message } from './message.js';
 import { sign, TSIG_ERROR, type TsigKey } from './tsig.js';
-import { checkRequestTsig, refusalReply } from './tsig-request.js';
+import { checkRequestTsig, refusalReply, tsigErrorText } from './tsig-request.js';
 import { decideUpdate, type UpdateDecision, type ZoneView } from './update.js';
 import type { UpdatePolicy } from './update-policy.js';
 import { updateRequestOf } from './update-message.js';
@@ -74,12 +74,8 @@ export function handleUpdate(bytes: Uint8Array, m: Message, ctx: UpdateContext):
   if (t.kind === 'formerr')
     return fixed(RCODE.FORMERR, 'TSIG not last', undefined, bare(bytes, RCODE.FORMERR));
   if (t.kind === 'refused') {
-    const reason =
-      t.error === TSIG_ERROR.BADTIME
-        ? 'TSIG BADTIME'
-        : t.error === TSIG_ERROR.BADKEY
-          ? 'TSIG BADKEY'
-          : 'TSIG BADSIG';
+    // BADTRUNC is logged as BADSIG, as before: both are a MAC we reject.
+    const reason = `TSIG ${tsigErrorText(t.error === TSIG_ERROR.BADTRUNC ? TSIG_ERROR.BADSIG : t.error)}`;
     return fixed(
       RCODE.NOTAUTH,
       reason,

@@ -10,6 +10,7 @@
  * BIND's dns_name_matcheswildcard); `zonesub` anything in the zone. Types: a list of
  * mnemonics, or empty for BIND's "ANY", which excludes SOA, NS and the DNSSEC types.
  */
+import { keyNameOf } from './tsig.js';
 import { isSubdomain, nameEquals, nameFromText, parentName } from './name.js';
 import { TYPE, typeFromText, type RR } from './rr.js';
 
@@ -64,7 +65,7 @@ export class UpdatePolicy {
           throw new Error(`rule ${i}: a wildcard name starts with "*."`);
       }
       return {
-        key: r.key.toLowerCase().replace(/\.?$/, '.'),
+        key: keyNameOf(r.key),
         match: r.match,
         name,
         types: types.length > 0 ? new Set(types) : undefined,
@@ -77,7 +78,7 @@ export class UpdatePolicy {
     key: string | undefined,
     updates: readonly RR[],
   ): { ok: true } | { ok: false; record: RR } {
-    const k = key?.toLowerCase().replace(/\.?$/, '.');
+    const k = key === undefined ? undefined : keyNameOf(key);
     for (const u of updates) {
       if (k === undefined || !this.rules.some((r) => r.key === k && this.grants(r, u)))
         return { ok: false, record: u };
